@@ -1,0 +1,192 @@
+"""Derived data of SPEC §4: availabilities, price multipliers, the scenario tree.
+
+Pure Python on `Problem`; no Pyomo. Every scenario becomes a `ScenarioData` whose
+disruption effects are stored sparsely (only where they differ from 1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from diversify.data import CLAIRVOYANT, Disruption, Problem, Rule, Scenario
+
+TOL = 1e-9  # SPEC §4.2: data equal within 1e-9 (absolute)
+
+
+@dataclass
+class ScenarioData:
+    """One scenario's data, as the model sees it.
+
+    avail[s,m,t] = a, price_mult[s,m,t] = pm, spot_avail[m,t] = sa,
+    spot_price_mult[m,t] = spm: each 1 where absent.
+    """
+
+    name: str
+    probability: float
+    demand_multiplier: float = 1.0
+    spot_price_multiplier: float = 1.0
+    avail: dict[tuple[str, str, int], float] = field(default_factory=dict)
+    price_mult: dict[tuple[str, str, int], float] = field(default_factory=dict)
+    spot_avail: dict[tuple[str, int], float] = field(default_factory=dict)
+    spot_price_mult: dict[tuple[str, int], float] = field(default_factory=dict)
+
+    def a(self, s: str, m: str, t: int) -> float:
+        return self.avail.get((s, m, t), 1.0)
+
+    def pm(self, s: str, m: str, t: int) -> float:
+        return self.price_mult.get((s, m, t), 1.0)
+
+    def sa(self, m: str, t: int) -> float:
+        return self.spot_avail.get((m, t), 1.0)
+
+    def spm(self, m: str, t: int) -> float:
+        return self.spot_price_mult.get((m, t), 1.0)
+
+    def alone(self) -> ScenarioData:
+        """This scenario with probability 1 (for WS and the least-cost plan)."""
+        return ScenarioData(self.name, 1.0, self.demand_multiplier, self.spot_price_multiplier,
+                            self.avail, self.price_mult, self.spot_avail, self.spot_price_mult)
+
+
+def hits_offer(problem: Problem, d: Disruption | Rule, supplier: str) -> bool:
+    """Does a (non-spot) disruption or share rule's scope/target match this supplier?"""
+    s = problem.suppliers[supplier]
+    match d.scope:
+        case "country":
+            return s.country == d.target
+        case "ore_origin":
+            return s.ore_origin == d.target
+        case "processing_country":
+            return s.processing_country == d.target
+        case "supplier":
+            return s.name == d.target
+        case "any_link":
+            return d.target in (s.country, s.ore_origin, s.processing_country)
+    return False
+
+
+def scenario_data(problem: Problem) -> list[ScenarioData]:
+    """Each scenario's availabilities and price multipliers: products over its disruptions."""
+    out = []
+    for sc in problem.scenarios:
+        data = ScenarioData(sc.name, sc.probability, sc.demand_multiplier,
+                            sc.spot_price_multiplier)
+        for d in problem.disruptions:
+            if d.scenario == sc.name:
+                _apply(problem, d, data)
+        out.append(data)
+    return out
+
+
+def _apply(problem: Problem, d: Disruption, data: ScenarioData) -> None:
+    materials = [d.material] if d.material else list(problem.materials)
+    if d.scope == "spot":
+        for m in materials:
+            for t in d.years:
+                _multiply(data.spot_avail, (m, t), d.availability)
+                _multiply(data.spot_price_mult, (m, t), d.price_multiplier)
+        return
+    for s, m in problem.offers:
+        if m in materials and hits_offer(problem, d, s):
+            for t in d.years:
+                _multiply(data.avail, (s, m, t), d.availability)
+                _multiply(data.price_mult, (s, m, t), d.price_multiplier)
+
+
+def _multiply(table: dict, key, factor: float) -> None:
+    table[key] = table.get(key, 1.0) * factor
+
+
+def mean_value_scenario(scenarios: list[ScenarioData]) -> ScenarioData:
+    """The probability-weighted mean of every datum, taken separately (SPEC §4.6)."""
+    mean = ScenarioData(
+        "mean value", 1.0,
+        sum(w.probability * w.demand_multiplier for w in scenarios),
+        sum(w.probability * w.spot_price_multiplier for w in scenarios),
+    )
+    for attr in ("avail", "price_mult", "spot_avail", "spot_price_mult"):
+        keys = set().union(*(getattr(w, attr) for w in scenarios))
+        table = getattr(mean, attr)
+        for k in sorted(keys):
+            table[k] = sum(w.probability * getattr(w, attr).get(k, 1.0) for w in scenarios)
+    return mean
+
+
+def divergence_year(w1: ScenarioData, w2: ScenarioData, first_year: int) -> float:
+    """First year in which two scenarios' data differ (inf when never)."""
+    if (abs(w1.demand_multiplier - w2.demand_multiplier) > TOL
+            or abs(w1.spot_price_multiplier - w2.spot_price_multiplier) > TOL):
+        return first_year
+    first = float("inf")
+    for attr in ("avail", "price_mult", "spot_avail", "spot_price_mult"):
+        t1, t2 = getattr(w1, attr), getattr(w2, attr)
+        for k in t1.keys() | t2.keys():
+            if abs(t1.get(k, 1.0) - t2.get(k, 1.0)) > TOL:
+                first = min(first, k[-1])
+    return first
+
+
+@dataclass(frozen=True)
+class Node:
+    """A node of the scenario tree: the scenarios that share their recovery in a year."""
+
+    year: int
+    members: tuple[int, ...]  # scenario indices, the first is the group's leader
+
+    @property
+    def leader(self) -> int:
+        return self.members[0]
+
+
+@dataclass
+class ScenarioTree:
+    nodes: list[Node]
+    node_of: dict[tuple[int, int], int]  # (year, scenario index) -> node index
+
+    def shared_years(self, names: list[str]) -> list[tuple[int, list[str]]]:
+        """For reporting: each node's year and member scenario names."""
+        return [(n.year, [names[i] for i in n.members]) for n in self.nodes]
+
+
+def scenario_tree(scenarios: list[ScenarioData], years: list[int], recourse: str) -> ScenarioTree:
+    """Group scenarios that are indistinguishable up to each year (SPEC §4.2).
+
+    Each scenario is compared with the leader (first in sheet order) of each group formed
+    so far in that year and joins the first whose data match in every year up to it.
+    With clairvoyant recourse every scenario is a group of its own.
+    """
+    n = len(scenarios)
+    first = years[0]
+    if recourse == CLAIRVOYANT:
+        diverge = {(i, j): first for i in range(n) for j in range(n) if i != j}
+    else:
+        diverge = {(i, j): divergence_year(scenarios[i], scenarios[j], first)
+                   for i in range(n) for j in range(i)}
+    nodes: list[Node] = []
+    node_of: dict[tuple[int, int], int] = {}
+    for t in years:
+        groups: list[list[int]] = []
+        for i in range(n):
+            for g in groups:
+                lead = g[0]
+                if t < diverge.get((i, lead), diverge.get((lead, i), first)):
+                    g.append(i)
+                    break
+            else:
+                groups.append([i])
+        for g in groups:
+            for i in g:
+                node_of[(t, i)] = len(nodes)
+            nodes.append(Node(t, tuple(g)))
+    return ScenarioTree(nodes, node_of)
+
+
+def discount_factor(problem: Problem, year: int) -> float:
+    """df[t] = (1 + discount_rate) ** -(t - t0)."""
+    s = problem.settings
+    return (1.0 + s.discount_rate) ** -(year - s.first_year)
+
+
+def scenario_from(sc: Scenario) -> ScenarioData:
+    """A scenario with no disruptions (tests and tools)."""
+    return ScenarioData(sc.name, sc.probability, sc.demand_multiplier, sc.spot_price_multiplier)

@@ -1,0 +1,393 @@
+"""The stochastic MILP of SPEC §4 in Pyomo: the only module that builds the model.
+
+`build_model` reads like the SPEC: sets, first-stage variables, recovery variables on
+the nodes of the scenario tree, one function per constraint family, scenario costs,
+objective. With a `fixed_plan` the first stage is data (evaluation of a given plan):
+only the recovery z, I, u, e is optimised.
+
+Symbols (input column in brackets):
+    x[s,m,t]    t contracted from offer (s,m) in year t           (the plan)
+    buy[s,m,t]  1 if offer (s,m) is ordered in year t
+    active[s,t] 1 if supplier s delivers in year t
+    use[s]      1 if supplier s is engaged at all
+    z[m,n]      t bought spot at tree node n (year t, a group of scenarios)
+    I[m,n]      t in stock at the end of node n's year
+    u[m,n]      t of demand left unmet;  e[m,n] t of surplus written off
+    cap         capacity [Offers, year columns];  moq [min_order_t]
+    D[m,t]      demand [Demand];  a, pm, sa, spm: availabilities and price multipliers
+                derived from [Disruptions] (`diversify.derive`)
+
+Binaries the data make needless are left out or relaxed (same optimum): `buy` is a
+binary only where a minimum order or a `min_suppliers` rule needs it, `active` only
+for suppliers with a fixed cost, `use` only for suppliers with a qualification cost.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pyomo.environ as pyo
+
+from diversify.data import Problem, Rule
+from diversify.derive import (
+    ScenarioData,
+    ScenarioTree,
+    discount_factor,
+    hits_offer,
+)
+from diversify.errors import InfeasibleError
+
+BUY_THRESHOLD_T = 1e-6  # an evaluated plan orders an offer in a year above this
+COST_PARTS = ("qualification", "fixed", "purchases", "spot", "holding", "shortfall")
+
+
+@dataclass
+class SourcingModel:
+    """The Pyomo model with the data it was built from and its index sets."""
+
+    problem: Problem
+    scenarios: list[ScenarioData]
+    tree: ScenarioTree
+    risk_aversion: float
+    fixed_plan: dict[tuple[str, str, int], float] | None = None
+    model: pyo.ConcreteModel = field(default_factory=lambda: pyo.ConcreteModel("diversify"))
+    # first-stage quantities: a Pyomo variable, or a number when the plan is fixed
+    x: dict = field(default_factory=dict)
+    buy: dict = field(default_factory=dict)
+    active: dict = field(default_factory=dict)
+    use: dict = field(default_factory=dict)
+    floor_t: dict[tuple[str, str, int], float] = field(default_factory=dict)
+    count_rules: dict[tuple[str, int], list[Rule]] = field(default_factory=dict)
+
+    @property
+    def years(self) -> list[int]:
+        return self.problem.years
+
+
+def build_model(
+    problem: Problem,
+    scenarios: list[ScenarioData],
+    tree: ScenarioTree,
+    risk_aversion: float,
+    fixed_plan: dict[tuple[str, str, int], float] | None = None,
+) -> SourcingModel:
+    """Build the MILP (or, with `fixed_plan`, the recovery LP of a given plan)."""
+    sm = SourcingModel(problem, scenarios, tree, risk_aversion, fixed_plan)
+    sm.count_rules = rules_by_material_year(problem, "min_suppliers")
+    if fixed_plan is None:
+        add_plan_variables(sm)
+        add_capacity_and_min_order(sm)
+        add_supplier_links(sm)
+        add_min_suppliers(sm)
+        add_share_rules(sm)
+        add_max_avg_risk(sm)
+    else:
+        fix_plan(sm, fixed_plan)
+    add_recovery_variables(sm)
+    add_balance(sm)
+    add_scenario_costs(sm)
+    add_objective(sm)
+    return sm
+
+
+# ---------------------------------------------------------------- first stage
+
+
+def rules_by_material_year(problem: Problem, kind: str) -> dict[tuple[str, int], list[Rule]]:
+    """Rules of one kind per (material, year) they cover; blank material = each material."""
+    out: dict[tuple[str, int], list[Rule]] = {}
+    for r in problem.rules:
+        if r.rule != kind:
+            continue
+        for m in [r.material] if r.material else problem.materials:
+            for t in r.years:
+                out.setdefault((m, t), []).append(r)
+    return out
+
+
+def order_floor(problem: Problem, sm: SourcingModel, s: str, m: str, t: int) -> float:
+    """Smallest order: moq, raised to min_supplier_share * D[m,t] under min_suppliers."""
+    floor = problem.offers[(s, m)].min_order_t
+    if (m, t) in sm.count_rules:
+        floor = max(floor, problem.settings.min_supplier_share * problem.demand_t.get((m, t), 0.0))
+    return floor
+
+
+def add_plan_variables(sm: SourcingModel) -> None:
+    """x, buy, active, use (SPEC §4.1), indexed only where they can be non-zero.
+
+    buy[s,m,t] = 0 for t < early[s] and x = 0 where cap = 0: such entries are left out.
+    """
+    p, mdl = sm.problem, sm.model
+    x_idx, buy_idx = [], []
+    for (s, m), offer in p.offers.items():
+        early = p.early_year(s)
+        for t in sm.years:
+            if t < early:
+                continue
+            cap = offer.capacity_t.get(t, 0.0)
+            floor = order_floor(p, sm, s, m, t)
+            sm.floor_t[(s, m, t)] = floor
+            if floor > cap:  # an order could not meet its own floor
+                continue
+            if floor > 0 or (m, t) in sm.count_rules:
+                buy_idx.append((s, m, t))
+            if cap > 0:
+                x_idx.append((s, m, t))
+    active_idx = [(s, t) for s, sup in p.suppliers.items() if sup.annual_fixed_cost_usd > 0
+                  for t in sm.years if t >= p.early_year(s)]
+    use_idx = [s for s, sup in p.suppliers.items()
+               if sup.qualification_cost_usd > 0 and not sup.qualified]
+    mdl.x = pyo.Var(x_idx, domain=pyo.NonNegativeReals,
+                    bounds=lambda _, s, m, t: (0, p.offers[(s, m)].capacity_t.get(t, 0.0)))
+    mdl.buy = pyo.Var(buy_idx, domain=pyo.Binary)
+    mdl.supplier_active = pyo.Var(active_idx, domain=pyo.Binary)
+    mdl.use = pyo.Var(use_idx, domain=pyo.Binary)
+    sm.x, sm.buy = dict(mdl.x.items()), dict(mdl.buy.items())
+    sm.active, sm.use = dict(mdl.supplier_active.items()), dict(mdl.use.items())
+
+
+def fix_plan(sm: SourcingModel, plan: dict[tuple[str, str, int], float]) -> None:
+    """A given plan: buy, active and use follow from x (SPEC §4.6, evaluation)."""
+    sm.x = {k: v for k, v in plan.items() if v > 0}
+    sm.buy = {k: 1.0 for k, v in plan.items() if v > BUY_THRESHOLD_T}
+    sm.active = {(s, t): 1.0 for (s, _, t) in sm.buy}
+    sm.use = {s: 1.0 for (s, _) in sm.active}
+
+
+def _gate(sm: SourcingModel, s: str, t: int):
+    """The binary an order of s in year t needs switched on: active, else use, else none."""
+    return sm.active.get((s, t), sm.use.get(s))
+
+
+def add_capacity_and_min_order(sm: SourcingModel) -> None:
+    """Capacity and minimum order (SPEC §4.1).
+
+        x[s,m,t] <= cap[s,m,t] * buy[s,m,t]          (buy, else active/use, else a bound)
+        x[s,m,t] >= floor[s,m,t] * buy[s,m,t]         floor = moq, or the min_suppliers floor
+        buy[s,m,t] <= active[s,t] (<= use[s])
+    """
+    p, mdl = sm.problem, sm.model
+    cap_rows, floor_rows, link_rows = {}, {}, {}
+    for (s, m, t), x in sm.x.items():
+        cap = p.offers[(s, m)].capacity_t[t]
+        on = sm.buy.get((s, m, t)) if (s, m, t) in sm.buy else _gate(sm, s, t)
+        if on is not None:
+            cap_rows[(s, m, t)] = x - cap * on <= 0
+        if (s, m, t) in sm.buy and sm.floor_t[(s, m, t)] > 0:
+            floor_rows[(s, m, t)] = x - sm.floor_t[(s, m, t)] * sm.buy[(s, m, t)] >= 0
+    for (s, m, t), b in sm.buy.items():
+        gate = _gate(sm, s, t)
+        if gate is not None:
+            link_rows[(s, m, t)] = b - gate <= 0
+    mdl.capacity = _constraints(cap_rows)
+    mdl.min_order = _constraints(floor_rows)
+    mdl.order_needs_supplier = _constraints(link_rows)
+
+
+def add_supplier_links(sm: SourcingModel) -> None:
+    """A supplier delivers only once engaged: active[s,t] <= use[s]."""
+    rows = {(s, t): a - sm.use[s] <= 0 for (s, t), a in sm.active.items() if s in sm.use}
+    sm.model.active_needs_use = _constraints(rows)
+
+
+def add_min_suppliers(sm: SourcingModel) -> None:
+    """`min_suppliers`: Σ_s buy[s,m,t] >= value for each (m,t) the rule covers (SPEC §4.4).
+
+    The floor x >= max(moq, min_supplier_share * D[m,t]) * buy is set in
+    `add_capacity_and_min_order`. A count that no offer can meet is reported here.
+    """
+    rows = {}
+    for (m, t), rules in sm.count_rules.items():
+        need = max(r.value for r in rules)
+        buys = [b for (s, mm, tt), b in sm.buy.items() if mm == m and tt == t]
+        if need <= 0:
+            continue
+        if len(buys) < need:
+            worst = max(rules, key=lambda r: r.value)
+            raise InfeasibleError(
+                f"{worst.label} cannot hold for {m} in {t}: only {len(buys)} offer(s) can "
+                f"deliver {m} that year (capacity, lead times and minimum orders counted)")
+        rows[(m, t)] = pyo.quicksum(buys) >= need
+    sm.model.min_suppliers = _constraints(rows)
+
+
+def _share_rows(sm: SourcingModel, kind: str) -> dict:
+    p = sm.problem
+    rows = {}
+    for r_i, r in enumerate(p.rules):
+        if r.rule != kind:
+            continue
+        for m in [r.material] if r.material else p.materials:
+            for t in r.years:
+                terms = [(x, hits_offer(p, r, s)) for (s, mm, tt), x in sm.x.items()
+                         if mm == m and tt == t]
+                if not terms:
+                    continue
+                matched = pyo.quicksum(x for x, hit in terms if hit)
+                total = pyo.quicksum(x for x, _ in terms)
+                if kind == "max_share":
+                    rows[(r_i, m, t)] = matched - r.value * total <= 0
+                else:
+                    rows[(r_i, m, t)] = matched - r.value * total >= 0
+    return rows
+
+
+def add_share_rules(sm: SourcingModel) -> None:
+    """`max_share` / `min_share` for each material and year of the rule (SPEC §4.4):
+
+        Σ_{s matching scope=target} x[s,m,t]  <=  value * Σ_s x[s,m,t]    (max_share)
+        Σ_{s matching scope=target} x[s,m,t]  >=  value * Σ_s x[s,m,t]    (min_share)
+    """
+    sm.model.max_share = _constraints(_share_rows(sm, "max_share"))
+    sm.model.min_share = _constraints(_share_rows(sm, "min_share"))
+
+
+def add_max_avg_risk(sm: SourcingModel) -> None:
+    """`max_avg_risk`: Σ_s (risk[s] - value) * x[s,m,t] <= 0 for each material and year."""
+    p = sm.problem
+    rows = {}
+    for r_i, r in enumerate(p.rules):
+        if r.rule != "max_avg_risk":
+            continue
+        for m in [r.material] if r.material else p.materials:
+            for t in r.years:
+                terms = [(p.supplier_risk(s) - r.value, x) for (s, mm, tt), x in sm.x.items()
+                         if mm == m and tt == t]
+                if any(c > 0 for c, _ in terms):
+                    rows[(r_i, m, t)] = pyo.quicksum(c * x for c, x in terms) <= 0
+    sm.model.max_avg_risk = _constraints(rows)
+
+
+# ---------------------------------------------------------------- recovery
+
+
+def add_recovery_variables(sm: SourcingModel) -> None:
+    """z, I, u, e on the nodes of the scenario tree (SPEC §4.2), bounded by the data:
+
+        0 <= z[m,n] <= sa[m,t,leader(n)] * spot_max_t[m]   (unbounded if blank, 0 if sa = 0)
+        0 <= I[m,n] <= max_stock_t[m]
+    """
+    p, mdl = sm.problem, sm.model
+    idx = [(m, n) for n in range(len(sm.tree.nodes)) for m in p.materials]
+
+    def spot_bounds(_, m, n):
+        node = sm.tree.nodes[n]
+        sa = sm.scenarios[node.leader].sa(m, node.year)
+        cap = p.materials[m].spot_max_t
+        if cap is None:
+            return (0, 0 if sa <= 0 else None)
+        return (0, sa * cap)
+
+    mdl.z = pyo.Var(idx, domain=pyo.NonNegativeReals, bounds=spot_bounds)
+    mdl.I = pyo.Var(idx, domain=pyo.NonNegativeReals,
+                    bounds=lambda _, m, n: (0, p.materials[m].max_stock_t))
+    mdl.u = pyo.Var(idx, domain=pyo.NonNegativeReals)
+    mdl.e = pyo.Var(idx, domain=pyo.NonNegativeReals)
+
+
+def _delivered(sm: SourcingModel, w: ScenarioData, m: str, t: int) -> object:
+    """Σ_s a[s,m,t,w] * x[s,m,t]: what the contracts deliver in scenario w."""
+    return _linear([(w.a(s, m, t), x) for (s, mm, tt), x in sm.x.items() if mm == m and tt == t])
+
+
+def add_balance(sm: SourcingModel) -> None:
+    """Stock balance for each material, year and scenario, on the tree's nodes:
+
+        I[m,n(t-1,w)] + Σ_s a[s,m,t,w] x[s,m,t] + z[m,n] + u[m,n]
+            = demand_multiplier[w] * D[m,t] + I[m,n] + e[m,n],     n = n(t,w)
+
+    with I before the first year = initial_stock_t[m]. Scenarios that share both their
+    node and their previous node share one row.
+    """
+    p, mdl, tree = sm.problem, sm.model, sm.tree
+    rows = {}
+    for m, mat in p.materials.items():
+        for k, t in enumerate(sm.years):
+            for i, w in enumerate(sm.scenarios):
+                n = tree.node_of[(t, i)]
+                prev = tree.node_of[(sm.years[k - 1], i)] if k else -1
+                if (m, n, prev) in rows:
+                    continue
+                stock_in = mdl.I[m, prev] if k else mat.initial_stock_t
+                need = w.demand_multiplier * p.demand_t.get((m, t), 0.0)
+                rows[(m, n, prev)] = (
+                    stock_in + _delivered(sm, w, m, t) + mdl.z[m, n] + mdl.u[m, n]
+                    - mdl.I[m, n] - mdl.e[m, n] == need)
+    mdl.balance = _constraints(rows)
+
+
+# ---------------------------------------------------------------- costs and objective
+
+
+def cost_parts(sm: SourcingModel, i: int) -> dict[str, object]:
+    """The parts of C_w (SPEC §4.3) for scenario index i, as linear expressions."""
+    p, mdl, w = sm.problem, sm.model, sm.scenarios[i]
+    qual = _linear([(p.suppliers[s].qualification_cost_usd, v) for s, v in sm.use.items()
+                    if not p.suppliers[s].qualified])
+    fixed, purchases, spot, holding, shortfall = [], [], [], [], []
+    for (s, t), v in sm.active.items():
+        fixed.append((discount_factor(p, t) * p.suppliers[s].annual_fixed_cost_usd, v))
+    for (s, m, t), x in sm.x.items():
+        land = 1000 * p.offers[(s, m)].price_usd_per_kg * (1 + p.tariff(s, t)) * w.pm(s, m, t)
+        purchases.append((discount_factor(p, t) * land * w.a(s, m, t), x))
+    for t in sm.years:
+        n = sm.tree.node_of[(t, i)]
+        df = discount_factor(p, t)
+        for m, mat in p.materials.items():
+            price = mat.spot_price_usd_per_kg * w.spot_price_multiplier * w.spm(m, t)
+            spot.append((df * 1000 * price, mdl.z[m, n]))
+            holding.append((df * 1000 * mat.holding_cost_usd_per_kg_year, mdl.I[m, n]))
+            shortfall.append((df * 1000 * mat.shortfall_penalty_usd_per_kg, mdl.u[m, n]))
+    return dict(zip(COST_PARTS, (qual, _linear(fixed), _linear(purchases), _linear(spot),
+                                 _linear(holding), _linear(shortfall)), strict=True))
+
+
+def add_scenario_costs(sm: SourcingModel) -> None:
+    """C_w and its parts as named expressions: cost[w] and cost_part[w, part]."""
+    mdl = sm.model
+    parts = {(i, name): expr for i in range(len(sm.scenarios))
+             for name, expr in cost_parts(sm, i).items()}
+    mdl.cost_part = pyo.Expression(list(parts), initialize=parts)
+    mdl.cost = pyo.Expression(range(len(sm.scenarios)), initialize={
+        i: pyo.quicksum(mdl.cost_part[i, name] for name in COST_PARTS)
+        for i in range(len(sm.scenarios))})
+
+
+def add_objective(sm: SourcingModel) -> None:
+    """min Σ_w π_w C_w + λ (η + 1/(1-α) Σ_w π_w excess[w]),  excess[w] >= C_w - η, >= 0.
+
+    The CVaR terms (Rockafellar-Uryasev) are left out when λ = 0.
+    """
+    mdl, lam = sm.model, sm.risk_aversion
+    probs = [w.probability for w in sm.scenarios]
+    expected = pyo.quicksum(pi * mdl.cost[i] for i, pi in enumerate(probs))
+    if lam > 0:
+        alpha = sm.problem.settings.cvar_alpha
+        mdl.eta = pyo.Var(domain=pyo.Reals)
+        mdl.excess = pyo.Var(range(len(probs)), domain=pyo.NonNegativeReals)
+        mdl.excess_def = pyo.Constraint(
+            range(len(probs)), rule=lambda _, i: mdl.excess[i] - mdl.cost[i] + mdl.eta >= 0)
+        cvar = mdl.eta + pyo.quicksum(
+            pi / (1 - alpha) * mdl.excess[i] for i, pi in enumerate(probs))
+        mdl.objective = pyo.Objective(expr=expected + lam * cvar, sense=pyo.minimize)
+    else:
+        mdl.objective = pyo.Objective(expr=expected, sense=pyo.minimize)
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _constraints(rows: dict) -> pyo.Constraint:
+    """An indexed constraint from {index: relational expression}, trivial rows dropped."""
+    rows = {k: v for k, v in rows.items() if not isinstance(v, bool)}
+    return pyo.Constraint(list(rows), rule=lambda _, *k: rows[k])
+
+
+def _linear(terms: list[tuple[float, object]]):
+    """Σ coef * var over (coef, var-or-number) pairs, as one flat linear expression."""
+    const = sum(c * v for c, v in terms if not hasattr(v, "is_variable_type"))
+    pairs = [c * v for c, v in terms if hasattr(v, "is_variable_type") and c != 0]
+    if not pairs:
+        return const
+    return pyo.quicksum(pairs, start=const)
