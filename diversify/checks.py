@@ -1,0 +1,102 @@
+"""Rebuild every rule of SPEC §4.1 and §4.4 from a plan and list what it breaks.
+
+Used after every solve (a broken rule there is a bug) and by `evaluate` (a planner's
+edits may break rules: every breach is listed, the plan is still costed).
+"""
+
+from __future__ import annotations
+
+from diversify.data import Problem
+from diversify.derive import hits_offer
+from diversify.model import BUY_THRESHOLD_T, rules_by_material_year
+
+TOL_T = 1e-6  # tonnes
+REL = 1e-7
+
+
+def _slack(total: float) -> float:
+    return TOL_T + REL * abs(total)
+
+
+def breaches(problem: Problem, plan: dict[tuple[str, str, int], float]) -> list[str]:
+    """Every rule the plan breaks, in words a planner reads; empty when none."""
+    out = []
+    out += offer_breaches(problem, plan)
+    out += share_breaches(problem, plan)
+    out += min_supplier_breaches(problem, plan)
+    return out
+
+
+def offer_breaches(problem: Problem, plan: dict) -> list[str]:
+    """Capacity, minimum order, lead time; and orders for offers the input lacks."""
+    out = []
+    for (s, m, t), q in sorted(plan.items()):
+        if q <= BUY_THRESHOLD_T:
+            continue
+        offer = problem.offers.get((s, m))
+        if offer is None:
+            out.append(f"{s} / {m} {t}: {q:g} t ordered, but the input has no such offer")
+            continue
+        cap = offer.capacity_t.get(t, 0.0)
+        if q > cap + _slack(cap):
+            out.append(f"capacity: {s} / {m} {t}: {q:,.6g} t ordered, capacity is {cap:,.6g} t")
+        if q < offer.min_order_t - _slack(offer.min_order_t):
+            out.append(f"minimum order: {s} / {m} {t}: {q:,.6g} t ordered, "
+                       f"minimum order is {offer.min_order_t:,.6g} t")
+        early = problem.early_year(s)
+        if t < early:
+            out.append(f"lead time: {s} / {m} {t}: {q:,.6g} t ordered, but {s} can deliver "
+                       f"from {early} only (not qualified, lead time "
+                       f"{problem.suppliers[s].lead_time_years} years)")
+    return out
+
+
+def _volumes(plan: dict, m: str, t: int) -> dict[str, float]:
+    return {s: q for (s, mm, tt), q in plan.items() if mm == m and tt == t and q > 0}
+
+
+def share_breaches(problem: Problem, plan: dict) -> list[str]:
+    """max_share, min_share and max_avg_risk, per material and year of each rule."""
+    out = []
+    for r in problem.rules:
+        if r.rule not in ("max_share", "min_share", "max_avg_risk"):
+            continue
+        for m in [r.material] if r.material else problem.materials:
+            for t in r.years:
+                vol = _volumes(plan, m, t)
+                total = sum(vol.values())
+                if total <= 0:
+                    continue
+                if r.rule == "max_avg_risk":
+                    risk = sum(problem.supplier_risk(s) * q for s, q in vol.items()) / total
+                    if risk * total > r.value * total + _slack(total):
+                        out.append(f"{r.label}: {m} {t}: average risk {risk:.4f} "
+                                   f"exceeds {r.value:g}")
+                    continue
+                share = sum(q for s, q in vol.items() if hits_offer(problem, r, s)) / total
+                over = share * total > r.value * total + _slack(total)
+                under = share * total < r.value * total - _slack(total)
+                if (r.rule == "max_share" and over) or (r.rule == "min_share" and under):
+                    word = "above" if over else "below"
+                    out.append(f"{r.label}: {m} {t}: share {share:.2%} is {word} "
+                               f"{r.value:.2%}")
+    return out
+
+
+def min_supplier_breaches(problem: Problem, plan: dict) -> list[str]:
+    """min_suppliers: enough offers ordered, each carrying its floor."""
+    out = []
+    share = problem.settings.min_supplier_share
+    for (m, t), rules in sorted(rules_by_material_year(problem, "min_suppliers").items()):
+        rule = max(rules, key=lambda r: r.value)
+        vol = {s: q for s, q in _volumes(plan, m, t).items() if q > BUY_THRESHOLD_T}
+        if len(vol) < rule.value:
+            out.append(f"{rule.label}: {m} {t}: {len(vol)} supplier(s) ordered, "
+                       f"{int(rule.value)} required")
+        for s, q in sorted(vol.items()):
+            moq = problem.offers[(s, m)].min_order_t if (s, m) in problem.offers else 0.0
+            floor = max(moq, share * problem.demand_t.get((m, t), 0.0))
+            if q < floor - _slack(floor):
+                out.append(f"{rule.label}: {m} {t}: {s} carries {q:,.6g} t, a counted "
+                           f"supplier must carry at least {floor:,.6g} t")
+    return out
