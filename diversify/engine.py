@@ -21,7 +21,7 @@ from diversify.derive import (
 )
 from diversify.errors import InfeasibleError
 from diversify.model import COST_PARTS, SourcingModel, build_model
-from diversify.solver import SolveOptions, SolveReport, solve
+from diversify.solver import SolveOptions, SolveReport, export_model, solve
 
 Plan = dict[tuple[str, str, int], float]  # (supplier, material, year) -> t
 
@@ -81,6 +81,14 @@ def optimise(problem: Problem, scenarios: list[ScenarioData], risk_aversion: flo
             else f"no plan found within the time limit of {options.time_limit_s:g} s",
             status=status)
     return _outcome(sm, report)
+
+
+def export_core_model(problem: Problem, scenarios: list[ScenarioData], path) -> None:
+    """Write the core model (all scenarios, settings' λ) as an LP or MPS file."""
+    tree = scenario_tree(scenarios, problem.years, problem.settings.recourse)
+    sm = build_model(problem, scenarios, tree, problem.settings.risk_aversion)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    export_model(sm.model, path)
 
 
 def evaluate(problem: Problem, plan: Plan, scenarios: list[ScenarioData], risk_aversion: float,

@@ -137,6 +137,38 @@ SETTINGS: dict[str, tuple[str, Any, str]] = {
     "mip_gap": ("number", 1e-4, "Relative MIP gap in [0, 1) for each MILP solve"),
 }
 
+
+@dataclass(frozen=True)
+class Range:
+    """Allowed values of a setting: low..high, each end included unless marked open."""
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+
+    def __contains__(self, x: float) -> bool:
+        low_ok = self.low is None or x > self.low or (x == self.low and not self.low_open)
+        high_ok = self.high is None or x < self.high or (x == self.high and not self.high_open)
+        return low_ok and high_ok
+
+    def __str__(self) -> str:
+        if self.high is None:
+            return f"{'>' if self.low_open else '>='} {self.low:g}"
+        return (f"in {'(' if self.low_open else '['}{self.low:g}, "
+                f"{self.high:g}{')' if self.high_open else ']'}")
+
+
+# Settings: setting -> allowed values (SPEC §3 "Value ranges")
+SETTING_RANGES: dict[str, Range] = {
+    "discount_rate": Range(-1.0, low_open=True),
+    "risk_aversion": Range(0.0),
+    "cvar_alpha": Range(0.0, 1.0, high_open=True),
+    "min_supplier_share": Range(0.0, 1.0),
+    "time_limit_s": Range(0.0, low_open=True),
+    "mip_gap": Range(0.0, 1.0, high_open=True),
+}
+
 SHEETS = ("Settings", "Materials", "Demand", "Countries", "Suppliers", "Offers",
           "Scenarios", "Disruptions", "Policy")
 REQUIRED_SHEETS = ("Settings", "Materials", "Demand", "Suppliers", "Offers")

@@ -1,0 +1,276 @@
+"""Command line: thin commands over `diversify.pipeline`.
+
+Each command parses its options, calls the library and turns its exceptions into a
+message on stderr and an exit code (SPEC §5): 0 plan written, 2 bad input or usage,
+3 no feasible plan, 1 anything unexpected (`--debug` shows the traceback).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import sys
+import traceback
+from collections.abc import Callable
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+
+from diversify import __version__
+from diversify.errors import DiversifyError, InfeasibleError, InputError
+
+DEFAULT_DIR = Path("outputs")
+
+
+def _clean(value):
+    """JSON without NaN or infinity."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    return value
+
+
+def emit_json(obj: dict) -> None:
+    click.echo(json.dumps(_clean(obj), ensure_ascii=False))
+
+
+def failure_json(command: str, status: str, errors: list | None = None,
+                 message: str | None = None) -> dict:
+    out = {"status": status, "objective_usd": None, "expected_cost_usd": None,
+           "cvar_usd": None, "mip_gap": None, "solve_seconds": None,
+           "scenario_costs_usd": None}
+    if command == "solve":
+        out |= {k: None for k in ("evpi_usd", "vss_usd", "price_of_resilience_usd",
+                                  "value_of_resilience_usd")}
+    if command == "evaluate":
+        out["breaches"] = None
+    if errors is not None:
+        out["errors"] = errors
+    if message:
+        out["message"] = message
+    out["warnings"] = []
+    return out
+
+
+def reported(command: str):
+    """Run a command; map the library's exceptions to messages and exit codes."""
+
+    def wrap(fn: Callable):
+        @functools.wraps(fn)
+        def inner(*args, **kwargs):
+            as_json = kwargs.get("as_json", False)
+            debug = kwargs.pop("debug", False)
+            try:
+                return fn(*args, **kwargs)
+            except InputError as exc:
+                if debug:
+                    traceback.print_exc()
+                click.echo(f"{len(exc.issues)} input error(s):", err=True)
+                for issue in exc.issues:
+                    click.echo(f"  {issue}", err=True)
+                if as_json:
+                    emit_json(failure_json(command, "input_error",
+                                           errors=[i.as_dict() for i in exc.issues]))
+                sys.exit(2)
+            except InfeasibleError as exc:
+                if debug:
+                    traceback.print_exc()
+                click.echo(f"No feasible plan: {exc}", err=True)
+                if as_json:
+                    emit_json(failure_json(command, exc.status, message=str(exc)))
+                sys.exit(3)
+            except DiversifyError as exc:
+                if debug:
+                    traceback.print_exc()
+                click.echo(f"Error: {exc}", err=True)
+                if as_json:
+                    status = "input_error" if exc.exit_code == 2 else "error"
+                    emit_json(failure_json(command, status, errors=[
+                        {"sheet": None, "row": None, "column": None, "message": str(exc)}]
+                        if exc.exit_code == 2 else None, message=str(exc)))
+                sys.exit(exc.exit_code)
+            except KeyboardInterrupt:
+                click.echo("Interrupted: nothing was written.", err=True)
+                sys.exit(130)
+            except Exception as exc:  # noqa: BLE001 - the last line of defence
+                if debug:
+                    traceback.print_exc()
+                else:
+                    click.echo(f"Unexpected error: {type(exc).__name__}: {exc}\n"
+                               "Run again with --debug for the traceback.", err=True)
+                if as_json:
+                    emit_json(failure_json(command, "error", message=str(exc)))
+                sys.exit(1)
+
+        return inner
+
+    return wrap
+
+
+def debug_option(fn):
+    return click.option("--debug", is_flag=True, help="Show the full traceback on errors.")(fn)
+
+
+@contextmanager
+def progress_display(quiet: bool):
+    """A spinner on stderr naming what is being solved; silent when not a terminal."""
+    if quiet or not sys.stderr.isatty():
+        yield lambda _label: None
+        return
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    with console.status("starting") as status:
+        yield lambda label: status.update(f"[bold]{label}")
+
+
+def _warn(warnings: list[str]) -> None:
+    for w in warnings:
+        click.echo(f"warning: {w}", err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="diversify")
+def main() -> None:
+    """diversify: least-cost, resilient rare-earth sourcing plans from an Excel workbook.
+
+    \b
+    The workflow:
+      diversify init inputs/mine.xlsx          # a documented sample to start from
+      diversify validate inputs/mine.xlsx      # every input problem at once
+      diversify solve inputs/mine.xlsx -o outputs/plan.xlsx
+      diversify evaluate outputs/plan.xlsx -o outputs/plan-edited.xlsx
+    """
+
+
+@main.command()
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Overwrite PATH if it exists.")
+@debug_option
+@reported("init")
+def init(path: Path, force: bool) -> None:
+    """Write a ready sample workbook to PATH (documented, with sourced figures).
+
+    \b
+    Example:
+      diversify init inputs/my_sourcing.xlsx
+    """
+    from diversify.sample import write_sample
+    from diversify.pipeline import check_output
+
+    check_output(path, force)
+    write_sample(path)
+    click.echo(f"Sample workbook written to {path}", err=True)
+
+
+@main.command()
+@click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary as the last line.")
+@debug_option
+@reported("validate")
+def validate(input_path: Path, as_json: bool) -> None:
+    """List every problem in the input workbook INPUT; exit 0 when there is none.
+
+    \b
+    Example:
+      diversify validate inputs/rare_earths_sample.xlsx
+    """
+    from diversify.pipeline import read_input
+
+    _, problem = read_input(input_path)
+    _warn(problem.warnings)
+    click.echo(f"{input_path}: no input errors ({len(problem.suppliers)} suppliers, "
+               f"{len(problem.offers)} offers, {len(problem.materials)} materials, "
+               f"{len(problem.scenarios)} scenarios, {problem.years[0]}-{problem.years[-1]})",
+               err=True)
+    if as_json:
+        emit_json({"status": "valid", "errors": [], "warnings": problem.warnings})
+
+
+def _common_run_options(fn):
+    fn = click.option("--quiet", "-q", is_flag=True, help="No progress display.")(fn)
+    fn = click.option("--verbose", "-v", is_flag=True, help="Stream HiGHS's log to the terminal.")(fn)
+    fn = click.option("--force", is_flag=True, help="Overwrite the output file if it exists.")(fn)
+    fn = click.option("--json", "as_json", is_flag=True,
+                      help="Print a JSON summary as the last line of stdout.")(fn)
+    return fn
+
+
+def _finish(run, command: str, as_json: bool) -> None:
+    from diversify.results import json_summary
+
+    s = run.results.summary
+    _warn(run.results.warnings)
+    for b in run.results.breaches:
+        click.echo(f"breach: {b}", err=True)
+    gap = s["mip_gap"]
+    click.echo(f"{command}: status {s['status']}, objective {s['objective_usd']:,.2f} USD, "
+               f"expected cost {s['expected_cost_usd']:,.2f} USD"
+               + (f", MIP gap {gap:.4%}" if gap is not None else "")
+               + (f" -> {run.output}" if run.output else ""), err=True)
+    if as_json:
+        emit_json(json_summary(run.results, command))
+
+
+@main.command()
+@click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Plan workbook to write (default: outputs/<INPUT name>-plan.xlsx).")
+@click.option("--export-model", type=click.Path(path_type=Path), default=None,
+              help="Also write the core model as .lp or .mps (a folder: models/<name>.lp).")
+@_common_run_options
+@debug_option
+@reported("solve")
+def solve(input_path: Path, output: Path | None, export_model: Path | None, force: bool,
+          verbose: bool, quiet: bool, as_json: bool) -> None:
+    """Optimise the sourcing plan of INPUT and write the plan workbook.
+
+    \b
+    Examples:
+      diversify solve inputs/rare_earths_sample.xlsx -o outputs/plan.xlsx
+      diversify solve inputs/mine.xlsx --json --force      # machine-readable summary
+      diversify solve inputs/mine.xlsx --export-model models/   # LP file for audit
+    """
+    from diversify.pipeline import solve_workbook
+
+    output = output or DEFAULT_DIR / f"{input_path.stem}-plan.xlsx"
+    with progress_display(quiet or verbose) as progress:
+        run = solve_workbook(input_path, output, force=force, verbose=verbose,
+                             progress=progress, export_model=export_model)
+    _finish(run, "solve", as_json)
+
+
+@main.command()
+@click.argument("plan_path", metavar="PLAN", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Workbook to write (default: outputs/<PLAN name>-evaluated.xlsx).")
+@_common_run_options
+@debug_option
+@reported("evaluate")
+def evaluate(plan_path: Path, output: Path | None, force: bool, verbose: bool, quiet: bool,
+             as_json: bool) -> None:
+    """Re-cost the plan in PLAN (edited by hand, perhaps) under every scenario.
+
+    The plan (sheet `Plan`) is fixed; only spot purchases, stock and shortfall are
+    optimised. Every broken rule (capacity, minimum order, lead time, policy) is listed.
+
+    \b
+    Example:
+      diversify evaluate outputs/plan.xlsx -o outputs/plan-edited.xlsx --json
+    """
+    from diversify.pipeline import evaluate_workbook
+
+    output = output or DEFAULT_DIR / f"{plan_path.stem}-evaluated.xlsx"
+    with progress_display(quiet or verbose) as progress:
+        run = evaluate_workbook(plan_path, output, force=force, verbose=verbose,
+                                progress=progress)
+    _finish(run, "evaluate", as_json)
+
+
+if __name__ == "__main__":
+    main()

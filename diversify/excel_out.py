@@ -1,0 +1,147 @@
+"""Write workbooks with openpyxl: tidy tables laid out for planners, written atomically.
+
+Nothing here computes a figure; it lays out what `diversify.results` computed.
+Text that came from inputs stays text: a name starting with `=` is never a formula.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import pandas as pd
+from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.comments import Comment
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
+
+from diversify.errors import OutputExistsError
+
+HEADER_FILL = PatternFill("solid", fgColor="1F4E78")
+HEADER_FONT = Font(bold=True, color="FFFFFF")
+TITLE_FONT = Font(bold=True, size=14)
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+FORMATS = {
+    "USD": '#,##0;[Red]-#,##0',
+    "t": '#,##0.00',
+    "share": '0.0%',
+    "x": '0.00',
+    "prob": '0.00%',
+    "int": '0',
+    "hhi": '#,##0',
+    "risk": '0.000',
+    "s": '0.00',
+}
+
+
+def safe_value(cell, value) -> None:
+    """Set a cell's value; text stays text (no formula, no control characters)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        value = None
+    if isinstance(value, str):
+        value = ILLEGAL_CHARACTERS_RE.sub("", value)
+        cell.value = value
+        if value.startswith(FORMULA_START):
+            cell.data_type = "s"
+            cell.quotePrefix = True
+        return
+    cell.value = value
+
+
+def write_table(ws: Worksheet, df: pd.DataFrame, formats: dict[str, str] | None = None,
+                start_row: int = 1, comments: dict[str, str] | None = None,
+                freeze: str | None = None, autofilter: bool = True) -> None:
+    """A header row and the frame's rows, number formats per column, frozen, filtered."""
+    formats = formats or {}
+    for j, name in enumerate(df.columns, start=1):
+        cell = ws.cell(start_row, j)
+        safe_value(cell, name)
+        cell.font, cell.fill = HEADER_FONT, HEADER_FILL
+        cell.alignment = Alignment(wrap_text=True, vertical="top")
+        if comments and str(name) in comments:
+            cell.comment = Comment(comments[str(name)], "diversify")
+    for i, row in enumerate(df.itertuples(index=False), start=start_row + 1):
+        for j, value in enumerate(row, start=1):
+            safe_value(ws.cell(i, j), _plain(value))
+    for j, name in enumerate(df.columns, start=1):
+        fmt = formats.get(str(name))
+        if fmt:
+            for i in range(start_row + 1, start_row + 1 + len(df)):
+                ws.cell(i, j).number_format = FORMATS.get(fmt, fmt)
+    if autofilter and len(df.columns):
+        ws.auto_filter.ref = (f"A{start_row}:{get_column_letter(len(df.columns))}"
+                              f"{start_row + max(len(df), 1)}")
+    ws.freeze_panes = freeze or f"A{start_row + 1}"
+    fit_columns(ws)
+
+
+def _plain(value):
+    """numpy/pandas scalars to Python; NaN to blank."""
+    if value is None:
+        return None
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def fit_columns(ws: Worksheet, minimum: int = 8, maximum: int = 60) -> None:
+    widths: dict[int, int] = {}
+    for row in ws.iter_rows():
+        for cell in row:
+            if cell.value is None:
+                continue
+            text = f"{cell.value:,.2f}" if isinstance(cell.value, float) else str(cell.value)
+            widths[cell.column] = max(widths.get(cell.column, 0), len(text) + 2)
+    for col, w in widths.items():
+        ws.column_dimensions[get_column_letter(col)].width = max(minimum, min(maximum, w))
+
+
+def write_rows(ws: Worksheet, rows: Iterable[Sequence], start_row: int = 1) -> int:
+    """Plain rows (e.g. a copy of an input sheet); returns the next free row."""
+    i = start_row
+    for i, row in enumerate(rows, start=start_row):
+        for j, value in enumerate(row, start=1):
+            safe_value(ws.cell(i, j), _plain(value))
+    return i + 1
+
+
+def copy_sheet(ws: Worksheet, rows: list[list]) -> None:
+    """Copy cell values and number formats (a percent-formatted tariff stays percent)."""
+    for i, row in enumerate(rows, start=1):
+        for j, raw in enumerate(row, start=1):
+            if raw.value is None:
+                continue
+            cell = ws.cell(i, j)
+            value = raw.value
+            if isinstance(value, dt.time | dt.timedelta):
+                value = str(value)
+            safe_value(cell, value)
+            if raw.number_format and raw.number_format != "General":
+                cell.number_format = raw.number_format
+
+
+def save_atomic(wb: Workbook, path: Path, force: bool) -> None:
+    """Write to a temporary file beside the target, then rename it into place."""
+    path = Path(path)
+    if path.exists() and not force:
+        raise OutputExistsError(f"{path} exists: pass --force to overwrite it")
+    if path.exists() and path.is_dir():
+        raise OutputExistsError(f"{path} is a directory")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            wb.save(fh)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

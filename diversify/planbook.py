@@ -1,0 +1,213 @@
+"""The plan workbook of SPEC §5: written by `solve` and `evaluate`, read by `evaluate`.
+
+Layout (fixed, so that edited plans can always be read back):
+    Summary, Plan, Scenario costs, Recovery, Shares, Concentration, Scenario tree,
+    Breaches, Warnings, Run, then `Input <sheet>` copies of every input sheet.
+`Plan`: header exactly supplier, material, one column per year; one row per offer.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from openpyxl import Workbook
+from openpyxl.chart import BarChart, Reference
+
+from diversify.data import Problem
+from diversify.errors import InputError, Issue
+from diversify.excel_out import (
+    FORMATS,
+    TITLE_FONT,
+    copy_sheet,
+    safe_value,
+    save_atomic,
+    write_table,
+)
+from diversify.results import SUMMARY_FIGURES, Results
+
+INPUT_PREFIX = "Input "
+PLAN_SHEET = "Plan"
+UNIT_FORMAT = {"USD": "USD", "t": "t", "%": "share", "s": "s", "count": "int"}
+
+
+def write_plan_workbook(path: Path, problem: Problem, results: Results,
+                        input_sheets: dict[str, list[list]], run_info: dict[str, object],
+                        force: bool = False) -> None:
+    """Lay out the results, the run's metadata and the input copies; save atomically."""
+    wb = Workbook()
+    _summary_sheet(wb.active, results, run_info)
+    ws = wb.create_sheet(PLAN_SHEET)
+    write_table(ws, results.plan, {t: "t" for t in problem.years}, freeze="C2",
+                comments={str(t): f"tonnes contracted in {t}; edit and run "
+                          "`diversify evaluate`" for t in problem.years})
+    ws = wb.create_sheet("Scenario costs")
+    costs = results.scenario_costs
+    write_table(ws, costs, {c: "USD" for c in costs.columns if c.endswith("_usd")}
+                | {"probability": "prob"})
+    _cost_chart(ws, len(costs), len(costs.columns))
+    write_table(wb.create_sheet("Recovery"), results.recovery,
+                {c: "t" for c in ("spot_t", "stock_t", "shortfall_t", "surplus_t")})
+    write_table(wb.create_sheet("Shares"), results.shares, {"volume_t": "t", "share": "share"})
+    write_table(wb.create_sheet("Concentration"), results.concentration,
+                {"volume_t": "t", "hhi": "hhi", "avg_risk": "risk"})
+    write_table(wb.create_sheet("Scenario tree"), results.tree, {"stock_t": "t"})
+    _list_sheet(wb.create_sheet("Breaches"), "breach", results.breaches,
+                "The plan keeps every rule.")
+    _list_sheet(wb.create_sheet("Warnings"), "warning", results.warnings, "No warnings.")
+    _list_sheet(wb.create_sheet("Run"), "item", [], None, pairs=run_info)
+    for name, rows in input_sheets.items():
+        copy_sheet(wb.create_sheet(input_sheet_title(name)), rows)
+    save_atomic(wb, path, force)
+
+
+def input_sheet_title(name: str) -> str:
+    return (INPUT_PREFIX + name)[:31]
+
+
+def _summary_sheet(ws, results: Results, run_info: dict[str, object]) -> None:
+    ws.title = "Summary"
+    ws["A1"] = "diversify — sourcing plan"
+    ws["A1"].font = TITLE_FONT
+    safe_value(ws["A2"], f"Input: {run_info.get('input_file', '')}   "
+                         f"Status: {results.summary.get('status')}   "
+                         f"MIP gap: {_pct(results.summary.get('mip_gap'))}")
+    rows = [(label, results.summary.get(key), unit, key) for key, label, unit in SUMMARY_FIGURES]
+    import pandas as pd
+
+    df = pd.DataFrame(rows, columns=["figure", "value", "unit", "key"])
+    write_table(ws, df, start_row=4, freeze="A5")
+    for i, (_, _, unit, _) in enumerate(rows, start=5):
+        fmt = UNIT_FORMAT.get(unit)
+        if fmt:
+            ws.cell(i, 2).number_format = FORMATS[fmt]
+    ws.column_dimensions["A"].width = 60
+    ws.column_dimensions["B"].width = 20
+
+
+def _pct(v) -> str:
+    return "n/a" if v is None else f"{v:.4%}"
+
+
+def _cost_chart(ws, n_rows: int, n_cols: int) -> None:
+    """Stacked bars: each scenario's cost by part."""
+    if n_rows == 0:
+        return
+    chart = BarChart()
+    chart.type, chart.grouping, chart.overlap = "col", "stacked", 100
+    chart.title, chart.y_axis.title = "Cost by scenario (discounted USD)", "USD"
+    data = Reference(ws, min_col=3, max_col=n_cols - 1, min_row=1, max_row=n_rows + 1)
+    chart.add_data(data, titles_from_data=True)
+    chart.set_categories(Reference(ws, min_col=1, min_row=2, max_row=n_rows + 1))
+    chart.height, chart.width = 9, 18
+    ws.add_chart(chart, f"A{n_rows + 4}")
+
+
+def _list_sheet(ws, header: str, items: list[str], empty: str | None,
+                pairs: dict[str, object] | None = None) -> None:
+    import pandas as pd
+
+    if pairs is not None:
+        df = pd.DataFrame([(k, _cellable(v)) for k, v in pairs.items()], columns=[header, "value"])
+    else:
+        df = pd.DataFrame({header: items or [empty]})
+    write_table(ws, df)
+
+
+def _cellable(v):
+    return v if isinstance(v, int | float | str) or v is None else str(v)
+
+
+# ---------------------------------------------------------------- reading a plan back
+
+
+def read_plan_sheet(rows: list[list], problem: Problem) -> dict[tuple[str, str, int], float]:
+    """The `Plan` sheet as {(supplier, material, year): t}; every problem found at once."""
+    from diversify.reader import number_or_issue  # one number parser for every sheet
+
+    issues: list[Issue] = []
+    if not rows:
+        raise InputError([Issue(PLAN_SHEET, None, None, "the sheet is empty")])
+    header = [c.value for c in rows[0]]
+    years = problem.years
+    cols: dict[int, int] = {}
+    for j, h in enumerate(header):
+        text = str(h).strip().lower() if h is not None else ""
+        if j < 2:
+            if text != ("supplier", "material")[j]:
+                issues.append(Issue(PLAN_SHEET, 1, f"column {j + 1}",
+                                    f"header must be '{('supplier', 'material')[j]}', "
+                                    f"found {h!r}"))
+            continue
+        year = _year(h)
+        if year is None:
+            if h is not None:
+                issues.append(Issue(PLAN_SHEET, 1, str(h),
+                                    "only year columns may follow supplier and material"))
+        elif year in cols.values():
+            issues.append(Issue(PLAN_SHEET, 1, str(h), f"year {year} appears twice"))
+        elif year in years:
+            cols[j] = year
+    for t in years:
+        if t not in cols.values():
+            issues.append(Issue(PLAN_SHEET, 1, None, f"no column for year {t}"))
+    plan: dict[tuple[str, str, int], float] = {}
+    seen: dict[tuple[str, str], int] = {}
+    for i, row in enumerate(rows[1:], start=2):
+        values = [c.value for c in row]
+        if all(v is None or (isinstance(v, str) and not v.strip()) for v in values):
+            continue
+        s, m = (_ident(values[k]) if k < len(values) else "" for k in (0, 1))
+        if (s, m) not in problem.offers:
+            issues.append(Issue(PLAN_SHEET, i, "supplier", f"no offer ({s!r}, {m!r}) in the "
+                                "input: a plan row must name an offer of the Offers sheet"))
+            continue
+        if (s, m) in seen:
+            issues.append(Issue(PLAN_SHEET, i, "supplier",
+                                f"offer ({s}, {m}) already given on row {seen[(s, m)]}"))
+            continue
+        seen[(s, m)] = i
+        for j, t in cols.items():
+            v = values[j] if j < len(values) else None
+            q, issue = number_or_issue(v, PLAN_SHEET, i, str(t))
+            if issue:
+                issues.append(issue)
+            elif q:
+                plan[(s, m, t)] = q
+    if issues:
+        raise InputError(issues)
+    return plan
+
+
+def _year(h) -> int | None:
+    if isinstance(h, bool):
+        return None
+    if isinstance(h, int):
+        return h
+    if isinstance(h, float) and math.isfinite(h) and h.is_integer():
+        return int(h)
+    if isinstance(h, str):
+        try:
+            return int(h.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def _ident(v) -> str:
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return "" if v is None else str(v).strip()
+
+
+def split_plan_workbook(raw) -> tuple[dict[str, list[list]], list[list] | None]:
+    """The input copies (by their original sheet names) and the Plan sheet's rows."""
+    inputs, plan = {}, None
+    for name, rows in raw.sheets.items():
+        if name.strip().lower() == PLAN_SHEET.lower():
+            plan = rows
+        elif name.startswith(INPUT_PREFIX):
+            inputs[name[len(INPUT_PREFIX):]] = rows
+    return inputs, plan
+
+

@@ -1,0 +1,196 @@
+"""The results of SPEC §4.6 as tidy tables (pandas), computed once for every writer.
+
+Index columns are named after the sets: supplier, material, year, scenario.
+The Excel writer and the JSON summary only lay these out; they compute nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from diversify.data import Problem
+from diversify.engine import Outcome, ResilienceFigures
+from diversify.model import COST_PARTS
+
+DIMENSIONS = ("country", "ore_origin", "processing_country")
+
+
+@dataclass
+class Results:
+    """Everything a plan workbook reports."""
+
+    summary: dict[str, object]  # figure key -> value (see SUMMARY_FIGURES)
+    plan: pd.DataFrame  # supplier, material, one column per year
+    scenario_costs: pd.DataFrame  # scenario, probability, parts..., total
+    recovery: pd.DataFrame  # material, year, scenario, spot/stock/shortfall/surplus t
+    shares: pd.DataFrame  # material, year, dimension, origin, volume_t, share
+    concentration: pd.DataFrame  # material, year, volume_t, hhi, avg_risk
+    tree: pd.DataFrame  # year, node, scenarios, material, stock_t
+    breaches: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+# key, label, unit — the rows of the Summary sheet and of `compare`
+SUMMARY_FIGURES: tuple[tuple[str, str, str], ...] = (
+    ("status", "Solver status", ""),
+    ("objective_usd", "Objective (expected cost + λ·CVaR)", "USD"),
+    ("expected_cost_usd", "Expected cost", "USD"),
+    ("cvar_usd", "CVaR of cost", "USD"),
+    ("first_scenario_cost_usd", "Cost in the normal world (first scenario)", "USD"),
+    ("worst_scenario_cost_usd", "Cost in the worst scenario", "USD"),
+    ("expected_shortfall_t", "Expected shortfall (all materials, all years)", "t"),
+    ("price_of_resilience_usd", "Price of resilience (extra cost in the normal world)", "USD"),
+    ("value_of_resilience_usd", "Value of resilience (expected saving vs least-cost plan)",
+     "USD"),
+    ("least_cost_plan_expected_cost_usd", "Least-cost plan: expected cost", "USD"),
+    ("rp_usd", "RP: risk-neutral optimum", "USD"),
+    ("eev_usd", "EEV: expected cost of the mean-value plan", "USD"),
+    ("ws_usd", "WS: wait-and-see (perfect information)", "USD"),
+    ("vss_usd", "VSS: value of the stochastic solution", "USD"),
+    ("evpi_usd", "EVPI: expected value of perfect information", "USD"),
+    ("mip_gap", "MIP gap", "%"),
+    ("solve_seconds", "Core solve time", "s"),
+    ("breaches", "Rules the plan breaks", "count"),
+)
+
+
+def tabulate(problem: Problem, outcome: Outcome, figures: ResilienceFigures | None = None,
+             breaches: list[str] | None = None) -> Results:
+    """All §4.6 tables for one plan."""
+    rec = recovery_table(outcome)
+    costs = scenario_cost_table(outcome)
+    summary = summary_figures(outcome, figures, rec, breaches)
+    return Results(summary, plan_table(problem, outcome.plan), costs, rec,
+                   share_table(problem, outcome.plan), concentration_table(problem, outcome.plan),
+                   tree_table(outcome), list(breaches or []), list(problem.warnings))
+
+
+def summary_figures(outcome: Outcome, figures: ResilienceFigures | None, rec: pd.DataFrame,
+                    breaches: list[str] | None) -> dict[str, object]:
+    costs = outcome.scenario_costs
+    prob = dict(zip(outcome.scenario_names, outcome.probabilities, strict=True))
+    short = rec.groupby("scenario")["shortfall_t"].sum()
+    out: dict[str, object] = {
+        "status": outcome.report.status,
+        "objective_usd": outcome.objective,
+        "expected_cost_usd": outcome.expected_cost,
+        "cvar_usd": outcome.cvar,
+        "first_scenario_cost_usd": costs[outcome.scenario_names[0]],
+        "worst_scenario_cost_usd": max(costs.values()),
+        "expected_shortfall_t": float(sum(prob[w] * short.get(w, 0.0) for w in prob)),
+        "mip_gap": outcome.report.mip_gap,
+        "solve_seconds": outcome.report.solve_seconds,
+        "breaches": len(breaches or []),
+    }
+    if figures is not None:
+        out |= {
+            "price_of_resilience_usd": figures.price_of_resilience,
+            "value_of_resilience_usd": figures.value_of_resilience,
+            "least_cost_plan_expected_cost_usd": figures.least_cost.expected_cost,
+            "rp_usd": figures.rp, "eev_usd": figures.eev, "ws_usd": figures.ws,
+            "vss_usd": figures.vss, "evpi_usd": figures.evpi,
+        }
+    return {key: out.get(key) for key, _, _ in SUMMARY_FIGURES}
+
+
+def plan_table(problem: Problem, plan: dict) -> pd.DataFrame:
+    """One row per offer of the input, one column per year (0 where nothing is ordered)."""
+    rows = [[s, m, *(plan.get((s, m, t), 0.0) for t in problem.years)]
+            for s, m in problem.offers]
+    return pd.DataFrame(rows, columns=["supplier", "material", *problem.years])
+
+
+def scenario_cost_table(outcome: Outcome) -> pd.DataFrame:
+    rows = [[w, p, *(outcome.cost_parts[w][c] for c in COST_PARTS),
+             outcome.scenario_costs[w]]
+            for w, p in zip(outcome.scenario_names, outcome.probabilities, strict=True)]
+    return pd.DataFrame(rows, columns=["scenario", "probability",
+                                       *(f"{c}_usd" for c in COST_PARTS), "total_usd"])
+
+
+def recovery_table(outcome: Outcome) -> pd.DataFrame:
+    rows = [[m, t, w, r["z"], r["I"], r["u"], r["e"]]
+            for (m, t, w), r in outcome.recovery.items()]
+    df = pd.DataFrame(rows, columns=["material", "year", "scenario", "spot_t", "stock_t",
+                                     "shortfall_t", "surplus_t"])
+    return df.sort_values(["material", "year"], kind="stable").reset_index(drop=True)
+
+
+def _origin(problem: Problem, s: str, dim: str) -> str:
+    return getattr(problem.suppliers[s], dim) if s in problem.suppliers else "?"
+
+
+def share_table(problem: Problem, plan: dict) -> pd.DataFrame:
+    """Shares of the plan (spot excluded) by country, ore origin and processing country."""
+    rows = []
+    for m in problem.materials:
+        for t in problem.years:
+            vol = {s: q for (s, mm, tt), q in plan.items() if mm == m and tt == t and q > 0}
+            total = sum(vol.values())
+            for dim in DIMENSIONS:
+                by: dict[str, float] = {}
+                for s, q in vol.items():
+                    key = _origin(problem, s, dim)
+                    by[key] = by.get(key, 0.0) + q
+                rows += [[m, t, dim, c, q, q / total] for c, q in by.items()]
+    return pd.DataFrame(rows, columns=["material", "year", "dimension", "origin", "volume_t",
+                                       "share"])
+
+
+def concentration_table(problem: Problem, plan: dict) -> pd.DataFrame:
+    """HHI of country shares (0..10,000) and volume-weighted average risk per material, year."""
+    rows = []
+    for m in problem.materials:
+        for t in problem.years:
+            vol = {s: q for (s, mm, tt), q in plan.items() if mm == m and tt == t and q > 0}
+            total = sum(vol.values())
+            if total <= 0:
+                rows.append([m, t, 0.0, None, None])
+                continue
+            by: dict[str, float] = {}
+            for s, q in vol.items():
+                by[_origin(problem, s, "country")] = by.get(_origin(problem, s, "country"),
+                                                            0.0) + q
+            hhi = 10_000 * sum((q / total) ** 2 for q in by.values())
+            risk = sum(problem.supplier_risk(s) * q for s, q in vol.items()
+                       if s in problem.suppliers) / total
+            rows.append([m, t, total, hhi, risk])
+    return pd.DataFrame(rows, columns=["material", "year", "volume_t", "hhi", "avg_risk"])
+
+
+def tree_table(outcome: Outcome) -> pd.DataFrame:
+    """Which scenarios share their recovery in which year, and the stock on each node."""
+    rows = []
+    tree = outcome.tree
+    materials = sorted({m for m, _, _ in outcome.recovery})
+    for n, node in enumerate(tree.nodes):
+        names = [outcome.scenario_names[i] for i in node.members]
+        lead = names[0]
+        for m in materials:
+            rows.append([node.year, n + 1, ", ".join(names), m,
+                         outcome.recovery[(m, node.year, lead)]["I"]])
+    return pd.DataFrame(rows, columns=["year", "node", "scenarios", "material", "stock_t"])
+
+
+def json_summary(results: Results, command: str) -> dict[str, object]:
+    """The `--json` object of SPEC §5."""
+    s = results.summary
+    costs = results.scenario_costs.set_index("scenario")["total_usd"].to_dict()
+    out = {
+        "status": s["status"],
+        "objective_usd": s["objective_usd"],
+        "expected_cost_usd": s["expected_cost_usd"],
+        "cvar_usd": s["cvar_usd"],
+        "mip_gap": s["mip_gap"],
+        "solve_seconds": s["solve_seconds"],
+        "scenario_costs_usd": {str(k): float(v) for k, v in costs.items()},
+    }
+    if command == "solve":
+        out |= {k: s[k] for k in ("evpi_usd", "vss_usd", "price_of_resilience_usd",
+                                  "value_of_resilience_usd", "rp_usd", "eev_usd", "ws_usd")}
+    else:
+        out |= {"breaches": results.breaches}
+    out["warnings"] = results.warnings
+    return out

@@ -1,0 +1,153 @@
+"""The command line end to end: exit codes, JSON, files written or not (SPEC §5)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+from openpyxl import load_workbook
+from workbooks import example_1, example_2, example_4, write_workbook
+
+from diversify.cli import main
+
+
+def run(*args):
+    result = CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+    return result
+
+
+def last_json(result) -> dict:
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture
+def ex2(tmp_path):
+    return write_workbook(tmp_path / "ex2.xlsx", example_2())
+
+
+def test_solve_spec_example_1_from_a_workbook(tmp_path):
+    src = write_workbook(tmp_path / "ex1.xlsx", example_1())
+    r = run("solve", src, "-o", tmp_path / "plan.xlsx", "--json")
+    assert r.exit_code == 0, r.stderr
+    out = last_json(r)
+    assert out["status"] == "optimal"
+    assert out["objective_usd"] == pytest.approx(680_000)
+    assert out["evpi_usd"] == pytest.approx(0, abs=1e-6)
+    assert out["scenario_costs_usd"] == {"base": pytest.approx(680_000)}
+
+
+def test_solve_spec_example_2_figures(ex2, tmp_path):
+    out = last_json(run("solve", ex2, "-o", tmp_path / "plan.xlsx", "--json"))
+    assert out["objective_usd"] == pytest.approx(1_136_363.636, rel=1e-8)
+    assert out["evpi_usd"] == pytest.approx(298_181.818, rel=1e-8)
+    assert out["vss_usd"] == pytest.approx(1_445_454.545, rel=1e-8)
+    for key in ("cvar_usd", "mip_gap", "solve_seconds", "price_of_resilience_usd",
+                "value_of_resilience_usd"):
+        assert key in out
+
+
+@pytest.mark.parametrize("recourse, objective, evpi", [
+    ("nonanticipative", 920_000, 153_600), ("clairvoyant", 766_400, 0)])
+def test_solve_spec_example_4_both_recourse_modes(tmp_path, recourse, objective, evpi):
+    src = write_workbook(tmp_path / "ex4.xlsx", example_4(recourse))
+    out = last_json(run("solve", src, "-o", tmp_path / "plan.xlsx", "--json"))
+    assert out["objective_usd"] == pytest.approx(objective)
+    assert out["evpi_usd"] == pytest.approx(evpi, abs=1e-6)
+
+
+def test_solve_then_evaluate_reproduces_the_objective(ex2, tmp_path):
+    plan = tmp_path / "plan.xlsx"
+    solved = last_json(run("solve", ex2, "-o", plan, "--json"))
+    r = run("evaluate", plan, "-o", tmp_path / "again.xlsx", "--json")
+    assert r.exit_code == 0, r.stderr
+    again = last_json(r)
+    assert again["objective_usd"] == pytest.approx(solved["objective_usd"], rel=1e-9)
+    assert again["breaches"] == []
+    assert again["scenario_costs_usd"] == pytest.approx(solved["scenario_costs_usd"])
+
+
+def test_edited_plan_is_costed_and_every_breach_listed(ex2, tmp_path):
+    plan = tmp_path / "plan.xlsx"
+    run("solve", ex2, "-o", plan)
+    wb = load_workbook(plan)
+    ws = wb["Plan"]
+    assert [c.value for c in ws[1]] == ["supplier", "material", 2025, 2026]
+    rows = {(r[0].value, r[1].value): r for r in ws.iter_rows(min_row=2)}
+    rows[("CN1", "M")][2].value = 25  # capacity is 20
+    rows[("BR1", "M")][2].value = 5  # BR1 can deliver from 2026 only
+    wb.save(plan)
+    r = run("evaluate", plan, "-o", tmp_path / "edited.xlsx", "--json")
+    assert r.exit_code == 0, r.stderr
+    out = last_json(r)
+    text = " ".join(out["breaches"])
+    assert "capacity" in text and "lead time" in text
+    # 2025: 25 t of CN1 at 40 $/kg (surplus written off) + 5 t BR1 at 70 $/kg, all paid
+    assert out["scenario_costs_usd"]["normal"] == pytest.approx(
+        100_000 + 25 * 40_000 + 5 * 70_000 + 10 * 70_000 / 1.1)
+
+
+def test_existing_output_needs_force(ex2, tmp_path):
+    out = tmp_path / "plan.xlsx"
+    out.write_bytes(b"precious")
+    r = run("solve", ex2, "-o", out, "--json")
+    assert r.exit_code == 2
+    assert out.read_bytes() == b"precious"
+    assert last_json(r)["status"] == "input_error"
+    assert run("solve", ex2, "-o", out, "--force").exit_code == 0
+    assert out.read_bytes()[:2] == b"PK"
+
+
+def test_infeasible_rules_exit_3_and_write_nothing(tmp_path):
+    sheets = example_2()
+    sheets["Policy"] = [["rule", "value"], ["min_suppliers", 3]]
+    src = write_workbook(tmp_path / "bad.xlsx", sheets)
+    out = tmp_path / "plan.xlsx"
+    r = run("solve", src, "-o", out, "--json")
+    assert r.exit_code == 3
+    j = last_json(r)
+    assert j["status"] == "infeasible" and j["objective_usd"] is None
+    assert "min_suppliers" in r.stderr
+    assert not out.exists()
+
+
+def test_bad_input_exit_2_with_every_error(tmp_path):
+    sheets = example_2()
+    sheets["Offers"][1][2] = "n/a"
+    sheets["Scenarios"][2][1] = 0.3
+    src = write_workbook(tmp_path / "bad.xlsx", sheets)
+    r = run("solve", src, "-o", tmp_path / "plan.xlsx", "--json")
+    assert r.exit_code == 2
+    errors = last_json(r)["errors"]
+    assert {e["sheet"] for e in errors} >= {"Offers", "Scenarios"}
+    assert "Traceback" not in r.stderr
+    assert run("validate", src).exit_code == 2
+
+
+def test_validate_ok(ex2):
+    r = run("validate", ex2)
+    assert r.exit_code == 0
+    assert "no input errors" in r.stderr
+
+
+def test_formula_like_names_stay_text(tmp_path):
+    sheets = example_1()
+    evil = '=HYPERLINK("http://x","y")'
+    sheets["Suppliers"][1][0] = evil
+    sheets["Offers"][1][0] = evil
+    src = write_workbook(tmp_path / "evil.xlsx", sheets)
+    plan = tmp_path / "plan.xlsx"
+    assert run("solve", src, "-o", plan).exit_code == 0
+    wb = load_workbook(plan)
+    for ws in wb.worksheets:
+        for row in ws.iter_rows():
+            for c in row:
+                assert c.data_type != "f", f"{ws.title}!{c.coordinate} became a formula"
+    assert wb["Plan"]["A2"].value == evil
+
+
+@pytest.mark.parametrize("command", ["init", "validate", "solve", "evaluate"])
+def test_every_command_has_help_with_an_example(command):
+    r = run(command, "--help")
+    assert r.exit_code == 0
+    assert "Example" in r.stdout
