@@ -18,12 +18,20 @@ def _slack(total: float) -> float:
     return TOL_T + REL * abs(total)
 
 
-def breaches(problem: Problem, plan: dict[tuple[str, str, int], float]) -> list[str]:
-    """Every rule the plan breaks, in words a planner reads; empty when none."""
+def breaches(
+    problem: Problem,
+    plan: dict[tuple[str, str, int], float],
+    ordered: set[tuple[str, str, int]] | None = None,
+) -> list[str]:
+    """Every rule the plan breaks, in words a planner reads; empty when none.
+
+    `ordered` are the offers ordered (buy = 1) where the solver says so; by default
+    those with x above 1e-6 t (a solver may count an order of 0 t where no floor applies).
+    """
     out = []
     out += offer_breaches(problem, plan)
     out += share_breaches(problem, plan)
-    out += min_supplier_breaches(problem, plan)
+    out += min_supplier_breaches(problem, plan, ordered)
     return out
 
 
@@ -41,13 +49,17 @@ def offer_breaches(problem: Problem, plan: dict) -> list[str]:
         if q > cap + _slack(cap):
             out.append(f"capacity: {s} / {m} {t}: {q:,.6g} t ordered, capacity is {cap:,.6g} t")
         if q < offer.min_order_t - _slack(offer.min_order_t):
-            out.append(f"minimum order: {s} / {m} {t}: {q:,.6g} t ordered, "
-                       f"minimum order is {offer.min_order_t:,.6g} t")
+            out.append(
+                f"minimum order: {s} / {m} {t}: {q:,.6g} t ordered, "
+                f"minimum order is {offer.min_order_t:,.6g} t"
+            )
         early = problem.early_year(s)
         if t < early:
-            out.append(f"lead time: {s} / {m} {t}: {q:,.6g} t ordered, but {s} can deliver "
-                       f"from {early} only (not qualified, lead time "
-                       f"{problem.suppliers[s].lead_time_years} years)")
+            out.append(
+                f"lead time: {s} / {m} {t}: {q:,.6g} t ordered, but {s} can deliver "
+                f"from {early} only (not qualified, lead time "
+                f"{problem.suppliers[s].lead_time_years} years)"
+            )
     return out
 
 
@@ -70,33 +82,37 @@ def share_breaches(problem: Problem, plan: dict) -> list[str]:
                 if r.rule == "max_avg_risk":
                     risk = sum(problem.supplier_risk(s) * q for s, q in vol.items()) / total
                     if risk * total > r.value * total + _slack(total):
-                        out.append(f"{r.label}: {m} {t}: average risk {risk:.4f} "
-                                   f"exceeds {r.value:g}")
+                        out.append(
+                            f"{r.label}: {m} {t}: average risk {risk:.4f} exceeds {r.value:g}"
+                        )
                     continue
                 share = sum(q for s, q in vol.items() if hits_offer(problem, r, s)) / total
                 over = share * total > r.value * total + _slack(total)
                 under = share * total < r.value * total - _slack(total)
                 if (r.rule == "max_share" and over) or (r.rule == "min_share" and under):
                     word = "above" if over else "below"
-                    out.append(f"{r.label}: {m} {t}: share {share:.2%} is {word} "
-                               f"{r.value:.2%}")
+                    out.append(f"{r.label}: {m} {t}: share {share:.2%} is {word} {r.value:.2%}")
     return out
 
 
-def min_supplier_breaches(problem: Problem, plan: dict) -> list[str]:
+def min_supplier_breaches(problem: Problem, plan: dict, ordered: set | None = None) -> list[str]:
     """min_suppliers: enough offers ordered, each carrying its floor."""
     out = []
     share = problem.settings.min_supplier_share
     for (m, t), rules in sorted(rules_by_material_year(problem, "min_suppliers").items()):
         rule = max(rules, key=lambda r: r.value)
         vol = {s: q for s, q in _volumes(plan, m, t).items() if q > BUY_THRESHOLD_T}
+        vol |= {s: plan.get((s, m, t), 0.0) for s, mm, tt in ordered or () if (mm, tt) == (m, t)}
         if len(vol) < rule.value:
-            out.append(f"{rule.label}: {m} {t}: {len(vol)} supplier(s) ordered, "
-                       f"{int(rule.value)} required")
+            out.append(
+                f"{rule.label}: {m} {t}: {len(vol)} supplier(s) ordered, {int(rule.value)} required"
+            )
         for s, q in sorted(vol.items()):
             moq = problem.offers[(s, m)].min_order_t if (s, m) in problem.offers else 0.0
             floor = max(moq, share * problem.demand_t.get((m, t), 0.0))
             if q < floor - _slack(floor):
-                out.append(f"{rule.label}: {m} {t}: {s} carries {q:,.6g} t, a counted "
-                           f"supplier must carry at least {floor:,.6g} t")
+                out.append(
+                    f"{rule.label}: {m} {t}: {s} carries {q:,.6g} t, a counted "
+                    f"supplier must carry at least {floor:,.6g} t"
+                )
     return out

@@ -39,14 +39,23 @@ def emit_json(obj: dict) -> None:
     click.echo(json.dumps(_clean(obj), ensure_ascii=False))
 
 
-def failure_json(command: str, status: str, errors: list | None = None,
-                 message: str | None = None) -> dict:
-    out = {"status": status, "objective_usd": None, "expected_cost_usd": None,
-           "cvar_usd": None, "mip_gap": None, "solve_seconds": None,
-           "scenario_costs_usd": None}
+def failure_json(
+    command: str, status: str, errors: list | None = None, message: str | None = None
+) -> dict:
+    out = {
+        "status": status,
+        "objective_usd": None,
+        "expected_cost_usd": None,
+        "cvar_usd": None,
+        "mip_gap": None,
+        "solve_seconds": None,
+        "scenario_costs_usd": None,
+    }
     if command == "solve":
-        out |= {k: None for k in ("evpi_usd", "vss_usd", "price_of_resilience_usd",
-                                  "value_of_resilience_usd")}
+        out |= {
+            k: None
+            for k in ("evpi_usd", "vss_usd", "price_of_resilience_usd", "value_of_resilience_usd")
+        }
     if command == "evaluate":
         out["breaches"] = None
     if errors is not None:
@@ -74,8 +83,11 @@ def reported(command: str):
                 for issue in exc.issues:
                     click.echo(f"  {issue}", err=True)
                 if as_json:
-                    emit_json(failure_json(command, "input_error",
-                                           errors=[i.as_dict() for i in exc.issues]))
+                    emit_json(
+                        failure_json(
+                            command, "input_error", errors=[i.as_dict() for i in exc.issues]
+                        )
+                    )
                 sys.exit(2)
             except InfeasibleError as exc:
                 if debug:
@@ -90,9 +102,18 @@ def reported(command: str):
                 click.echo(f"Error: {exc}", err=True)
                 if as_json:
                     status = "input_error" if exc.exit_code == 2 else "error"
-                    emit_json(failure_json(command, status, errors=[
-                        {"sheet": None, "row": None, "column": None, "message": str(exc)}]
-                        if exc.exit_code == 2 else None, message=str(exc)))
+                    emit_json(
+                        failure_json(
+                            command,
+                            status,
+                            errors=[
+                                {"sheet": None, "row": None, "column": None, "message": str(exc)}
+                            ]
+                            if exc.exit_code == 2
+                            else None,
+                            message=str(exc),
+                        )
+                    )
                 sys.exit(exc.exit_code)
             except KeyboardInterrupt:
                 click.echo("Interrupted: nothing was written.", err=True)
@@ -101,8 +122,11 @@ def reported(command: str):
                 if debug:
                     traceback.print_exc()
                 else:
-                    click.echo(f"Unexpected error: {type(exc).__name__}: {exc}\n"
-                               "Run again with --debug for the traceback.", err=True)
+                    click.echo(
+                        f"Unexpected error: {type(exc).__name__}: {exc}\n"
+                        "Run again with --debug for the traceback.",
+                        err=True,
+                    )
                 if as_json:
                     emit_json(failure_json(command, "error", message=str(exc)))
                 sys.exit(1)
@@ -160,8 +184,8 @@ def init(path: Path, force: bool) -> None:
     Example:
       diversify init inputs/my_sourcing.xlsx
     """
-    from diversify.sample import write_sample
     from diversify.pipeline import check_output
+    from diversify.sample import write_sample
 
     check_output(path, force)
     write_sample(path)
@@ -184,20 +208,25 @@ def validate(input_path: Path, as_json: bool) -> None:
 
     _, problem = read_input(input_path)
     _warn(problem.warnings)
-    click.echo(f"{input_path}: no input errors ({len(problem.suppliers)} suppliers, "
-               f"{len(problem.offers)} offers, {len(problem.materials)} materials, "
-               f"{len(problem.scenarios)} scenarios, {problem.years[0]}-{problem.years[-1]})",
-               err=True)
+    click.echo(
+        f"{input_path}: no input errors ({len(problem.suppliers)} suppliers, "
+        f"{len(problem.offers)} offers, {len(problem.materials)} materials, "
+        f"{len(problem.scenarios)} scenarios, {problem.years[0]}-{problem.years[-1]})",
+        err=True,
+    )
     if as_json:
         emit_json({"status": "valid", "errors": [], "warnings": problem.warnings})
 
 
 def _common_run_options(fn):
     fn = click.option("--quiet", "-q", is_flag=True, help="No progress display.")(fn)
-    fn = click.option("--verbose", "-v", is_flag=True, help="Stream HiGHS's log to the terminal.")(fn)
+    fn = click.option("--verbose", "-v", is_flag=True, help="Stream HiGHS's log to the terminal.")(
+        fn
+    )
     fn = click.option("--force", is_flag=True, help="Overwrite the output file if it exists.")(fn)
-    fn = click.option("--json", "as_json", is_flag=True,
-                      help="Print a JSON summary as the last line of stdout.")(fn)
+    fn = click.option(
+        "--json", "as_json", is_flag=True, help="Print a JSON summary as the last line of stdout."
+    )(fn)
     return fn
 
 
@@ -209,25 +238,43 @@ def _finish(run, command: str, as_json: bool) -> None:
     for b in run.results.breaches:
         click.echo(f"breach: {b}", err=True)
     gap = s["mip_gap"]
-    click.echo(f"{command}: status {s['status']}, objective {s['objective_usd']:,.2f} USD, "
-               f"expected cost {s['expected_cost_usd']:,.2f} USD"
-               + (f", MIP gap {gap:.4%}" if gap is not None else "")
-               + (f" -> {run.output}" if run.output else ""), err=True)
+    click.echo(
+        f"{command}: status {s['status']}, objective {s['objective_usd']:,.2f} USD, "
+        f"expected cost {s['expected_cost_usd']:,.2f} USD"
+        + (f", MIP gap {gap:.4%}" if gap is not None else "")
+        + (f" -> {run.output}" if run.output else ""),
+        err=True,
+    )
     if as_json:
         emit_json(json_summary(run.results, command))
 
 
 @main.command()
 @click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Plan workbook to write (default: outputs/<INPUT name>-plan.xlsx).")
-@click.option("--export-model", type=click.Path(path_type=Path), default=None,
-              help="Also write the core model as .lp or .mps (a folder: models/<name>.lp).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Plan workbook to write (default: outputs/<INPUT name>-plan.xlsx).",
+)
+@click.option(
+    "--export-model",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Also write the core model as .lp or .mps (a folder: models/<name>.lp).",
+)
 @_common_run_options
 @debug_option
 @reported("solve")
-def solve(input_path: Path, output: Path | None, export_model: Path | None, force: bool,
-          verbose: bool, quiet: bool, as_json: bool) -> None:
+def solve(
+    input_path: Path,
+    output: Path | None,
+    export_model: Path | None,
+    force: bool,
+    verbose: bool,
+    quiet: bool,
+    as_json: bool,
+) -> None:
     """Optimise the sourcing plan of INPUT and write the plan workbook.
 
     \b
@@ -240,20 +287,31 @@ def solve(input_path: Path, output: Path | None, export_model: Path | None, forc
 
     output = output or DEFAULT_DIR / f"{input_path.stem}-plan.xlsx"
     with progress_display(quiet or verbose) as progress:
-        run = solve_workbook(input_path, output, force=force, verbose=verbose,
-                             progress=progress, export_model=export_model)
+        run = solve_workbook(
+            input_path,
+            output,
+            force=force,
+            verbose=verbose,
+            progress=progress,
+            export_model=export_model,
+        )
     _finish(run, "solve", as_json)
 
 
 @main.command()
 @click.argument("plan_path", metavar="PLAN", type=click.Path(path_type=Path))
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Workbook to write (default: outputs/<PLAN name>-evaluated.xlsx).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Workbook to write (default: outputs/<PLAN name>-evaluated.xlsx).",
+)
 @_common_run_options
 @debug_option
 @reported("evaluate")
-def evaluate(plan_path: Path, output: Path | None, force: bool, verbose: bool, quiet: bool,
-             as_json: bool) -> None:
+def evaluate(
+    plan_path: Path, output: Path | None, force: bool, verbose: bool, quiet: bool, as_json: bool
+) -> None:
     """Re-cost the plan in PLAN (edited by hand, perhaps) under every scenario.
 
     The plan (sheet `Plan`) is fixed; only spot purchases, stock and shortfall are
@@ -267,8 +325,7 @@ def evaluate(plan_path: Path, output: Path | None, force: bool, verbose: bool, q
 
     output = output or DEFAULT_DIR / f"{plan_path.stem}-evaluated.xlsx"
     with progress_display(quiet or verbose) as progress:
-        run = evaluate_workbook(plan_path, output, force=force, verbose=verbose,
-                                progress=progress)
+        run = evaluate_workbook(plan_path, output, force=force, verbose=verbose, progress=progress)
     _finish(run, "evaluate", as_json)
 
 

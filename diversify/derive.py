@@ -44,8 +44,16 @@ class ScenarioData:
 
     def alone(self) -> ScenarioData:
         """This scenario with probability 1 (for WS and the least-cost plan)."""
-        return ScenarioData(self.name, 1.0, self.demand_multiplier, self.spot_price_multiplier,
-                            self.avail, self.price_mult, self.spot_avail, self.spot_price_mult)
+        return ScenarioData(
+            self.name,
+            1.0,
+            self.demand_multiplier,
+            self.spot_price_multiplier,
+            self.avail,
+            self.price_mult,
+            self.spot_avail,
+            self.spot_price_mult,
+        )
 
 
 def hits_offer(problem: Problem, d: Disruption | Rule, supplier: str) -> bool:
@@ -69,8 +77,7 @@ def scenario_data(problem: Problem) -> list[ScenarioData]:
     """Each scenario's availabilities and price multipliers: products over its disruptions."""
     out = []
     for sc in problem.scenarios:
-        data = ScenarioData(sc.name, sc.probability, sc.demand_multiplier,
-                            sc.spot_price_multiplier)
+        data = ScenarioData(sc.name, sc.probability, sc.demand_multiplier, sc.spot_price_multiplier)
         for d in problem.disruptions:
             if d.scenario == sc.name:
                 _apply(problem, d, data)
@@ -100,7 +107,8 @@ def _multiply(table: dict, key, factor: float) -> None:
 def mean_value_scenario(scenarios: list[ScenarioData]) -> ScenarioData:
     """The probability-weighted mean of every datum, taken separately (SPEC §4.6)."""
     mean = ScenarioData(
-        "mean value", 1.0,
+        "mean value",
+        1.0,
         sum(w.probability * w.demand_multiplier for w in scenarios),
         sum(w.probability * w.spot_price_multiplier for w in scenarios),
     )
@@ -114,8 +122,10 @@ def mean_value_scenario(scenarios: list[ScenarioData]) -> ScenarioData:
 
 def divergence_year(w1: ScenarioData, w2: ScenarioData, first_year: int) -> float:
     """First year in which two scenarios' data differ (inf when never)."""
-    if (abs(w1.demand_multiplier - w2.demand_multiplier) > TOL
-            or abs(w1.spot_price_multiplier - w2.spot_price_multiplier) > TOL):
+    if (
+        abs(w1.demand_multiplier - w2.demand_multiplier) > TOL
+        or abs(w1.spot_price_multiplier - w2.spot_price_multiplier) > TOL
+    ):
         return first_year
     first = float("inf")
     for attr in ("avail", "price_mult", "spot_avail", "spot_price_mult"):
@@ -160,8 +170,11 @@ def scenario_tree(scenarios: list[ScenarioData], years: list[int], recourse: str
     if recourse == CLAIRVOYANT:
         diverge = {(i, j): first for i in range(n) for j in range(n) if i != j}
     else:
-        diverge = {(i, j): divergence_year(scenarios[i], scenarios[j], first)
-                   for i in range(n) for j in range(i)}
+        diverge = {
+            (i, j): divergence_year(scenarios[i], scenarios[j], first)
+            for i in range(n)
+            for j in range(i)
+        }
     nodes: list[Node] = []
     node_of: dict[tuple[int, int], int] = {}
     for t in years:

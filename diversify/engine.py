@@ -20,7 +20,7 @@ from diversify.derive import (
     scenario_tree,
 )
 from diversify.errors import InfeasibleError
-from diversify.model import COST_PARTS, SourcingModel, build_model
+from diversify.model import BUY_THRESHOLD_T, COST_PARTS, SourcingModel, build_model
 from diversify.solver import SolveOptions, SolveReport, export_model, solve
 
 Plan = dict[tuple[str, str, int], float]  # (supplier, material, year) -> t
@@ -39,6 +39,7 @@ class Outcome:
     recovery: dict[tuple[str, int, str], dict[str, float]] = field(default_factory=dict)
     tree: ScenarioTree | None = None
     cvar_alpha: float = 0.9
+    ordered: set[tuple[str, str, int]] = field(default_factory=set)  # buy = 1
 
     @property
     def scenario_costs(self) -> dict[str, float]:
@@ -47,20 +48,24 @@ class Outcome:
     @property
     def expected_cost(self) -> float:
         costs = self.scenario_costs
-        return sum(p * costs[w] for w, p in zip(self.scenario_names, self.probabilities,
-                                                 strict=True))
+        return sum(
+            p * costs[w] for w, p in zip(self.scenario_names, self.probabilities, strict=True)
+        )
 
     @property
     def cvar(self) -> float:
         costs = self.scenario_costs
-        return cvar(self.cvar_alpha, [(self.probabilities[i], costs[w])
-                                      for i, w in enumerate(self.scenario_names)])
+        return cvar(
+            self.cvar_alpha,
+            [(self.probabilities[i], costs[w]) for i, w in enumerate(self.scenario_names)],
+        )
 
 
 def cvar(alpha: float, outcomes: list[tuple[float, float]]) -> float:
     """CVaR_α = min_η η + 1/(1-α) Σ π max(0, C - η); the minimum lies at some C_w."""
-    return min(eta + sum(p * max(0.0, c - eta) for p, c in outcomes) / (1 - alpha)
-               for _, eta in outcomes)
+    return min(
+        eta + sum(p * max(0.0, c - eta) for p, c in outcomes) / (1 - alpha) for _, eta in outcomes
+    )
 
 
 def settings_options(problem: Problem, verbose: bool = False) -> SolveOptions:
@@ -68,8 +73,13 @@ def settings_options(problem: Problem, verbose: bool = False) -> SolveOptions:
     return SolveOptions(time_limit_s=s.time_limit_s, mip_gap=s.mip_gap, verbose=verbose)
 
 
-def optimise(problem: Problem, scenarios: list[ScenarioData], risk_aversion: float,
-             options: SolveOptions, start: Plan | None = None) -> Outcome:
+def optimise(
+    problem: Problem,
+    scenarios: list[ScenarioData],
+    risk_aversion: float,
+    options: SolveOptions,
+    start: Outcome | None = None,
+) -> Outcome:
     """The least-cost plan for these scenarios (SPEC §4.5); InfeasibleError if none."""
     tree = scenario_tree(scenarios, problem.years, problem.settings.recourse)
     sm = build_model(problem, scenarios, tree, risk_aversion)
@@ -77,9 +87,11 @@ def optimise(problem: Problem, scenarios: list[ScenarioData], risk_aversion: flo
     if not report.has_solution:
         status = "infeasible" if report.status == "infeasible" else "time_limit"
         raise InfeasibleError(
-            "no plan keeps every rule" if status == "infeasible"
+            "no plan keeps every rule"
+            if status == "infeasible"
             else f"no plan found within the time limit of {options.time_limit_s:g} s",
-            status=status)
+            status=status,
+        )
     return _outcome(sm, report)
 
 
@@ -91,8 +103,13 @@ def export_core_model(problem: Problem, scenarios: list[ScenarioData], path) -> 
     export_model(sm.model, path)
 
 
-def evaluate(problem: Problem, plan: Plan, scenarios: list[ScenarioData], risk_aversion: float,
-             options: SolveOptions) -> Outcome:
+def evaluate(
+    problem: Problem,
+    plan: Plan,
+    scenarios: list[ScenarioData],
+    risk_aversion: float,
+    options: SolveOptions,
+) -> Outcome:
     """Cost a fixed plan: buy, active, use follow from x; z, I, u, e optimised on the tree."""
     tree = scenario_tree(scenarios, problem.years, problem.settings.recourse)
     sm = build_model(problem, scenarios, tree, risk_aversion, fixed_plan=plan)
@@ -102,86 +119,138 @@ def evaluate(problem: Problem, plan: Plan, scenarios: list[ScenarioData], risk_a
     return _outcome(sm, report)
 
 
-def _start_values(sm: SourcingModel, plan: Plan) -> list[tuple[object, float]]:
-    """A MIP start from a plan: x, and the binaries that follow from it."""
-    ordered = {k for k, q in plan.items() if q > 1e-6}
+def _start_values(sm: SourcingModel, start: Outcome) -> list[tuple[object, float]]:
+    """A MIP start from a known plan: x, and the binaries that follow from it."""
+    plan = start.plan
+    ordered = start.ordered | {k for k, q in plan.items() if q > BUY_THRESHOLD_T}
     active = {(s, t) for s, _, t in ordered}
     used = {s for s, _ in active}
-    return ([(v, plan.get(k, 0.0)) for k, v in sm.x.items()]
-            + [(v, float(k in ordered)) for k, v in sm.buy.items()]
-            + [(v, float(k in active)) for k, v in sm.active.items()]
-            + [(v, float(k in used)) for k, v in sm.use.items()])
+    return (
+        [(v, plan.get(k, 0.0)) for k, v in sm.x.items()]
+        + [(v, float(k in ordered)) for k, v in sm.buy.items()]
+        + [(v, float(k in active)) for k, v in sm.active.items()]
+        + [(v, float(k in used)) for k, v in sm.use.items()]
+    )
 
 
 def _outcome(sm: SourcingModel, report: SolveReport) -> Outcome:
     mdl, names = sm.model, [w.name for w in sm.scenarios]
-    plan = {k: max(0.0, pyo.value(v, exception=False) or 0.0) if hasattr(v, "is_variable_type") else v
-            for k, v in sm.x.items()}
+    plan = {
+        k: max(0.0, pyo.value(v, exception=False) or 0.0) if hasattr(v, "is_variable_type") else v
+        for k, v in sm.x.items()
+    }
     plan = {k: v for k, v in plan.items() if v > 0}
-    parts = {w: {p: float(pyo.value(mdl.cost_part[i, p])) for p in COST_PARTS}
-             for i, w in enumerate(names)}
+    ordered = {k for k, v in sm.buy.items() if (pyo.value(v, exception=False) or 0.0) > 0.5}
+    parts = {
+        w: {p: float(pyo.value(mdl.cost_part[i, p])) for p in COST_PARTS}
+        for i, w in enumerate(names)
+    }
     recovery = {}
     for i, w in enumerate(names):
         for t in sm.years:
             n = sm.tree.node_of[(t, i)]
             for m in sm.problem.materials:
                 recovery[(m, t, w)] = {
-                    v: float(pyo.value(getattr(mdl, v)[m, n])) for v in ("z", "I", "u", "e")}
-    return Outcome(plan, names, [w.probability for w in sm.scenarios], parts,
-                   float(pyo.value(mdl.objective)), report, recovery, sm.tree,
-                   sm.problem.settings.cvar_alpha)
+                    v: float(pyo.value(getattr(mdl, v)[m, n])) for v in ("z", "I", "u", "e")
+                }
+    return Outcome(
+        plan,
+        names,
+        [w.probability for w in sm.scenarios],
+        parts,
+        float(pyo.value(mdl.objective)),
+        report,
+        recovery,
+        sm.tree,
+        sm.problem.settings.cvar_alpha,
+        ordered,
+    )
 
 
 @dataclass
 class ResilienceFigures:
-    """The re-solved figures of SPEC §4.6 (USD)."""
+    """The re-solved figures of SPEC §4.6 (USD); None where a re-solve found no plan."""
 
-    least_cost: Outcome
-    price_of_resilience: float
-    value_of_resilience: float
-    rp: float
-    eev: float
-    ws: float
+    least_cost: Outcome | None
+    price_of_resilience: float | None
+    value_of_resilience: float | None
+    rp: float | None
+    eev: float | None
+    ws: float | None
     scenario_optima: dict[str, float]
+    warnings: list[str] = field(default_factory=list)
 
     @property
-    def vss(self) -> float:
-        return self.eev - self.rp
+    def vss(self) -> float | None:
+        return None if self.eev is None or self.rp is None else self.eev - self.rp
 
     @property
-    def evpi(self) -> float:
-        return self.rp - self.ws
+    def evpi(self) -> float | None:
+        return None if self.rp is None or self.ws is None else self.rp - self.ws
 
 
-def resilience_figures(problem: Problem, core: Outcome, options: SolveOptions,
-                       progress=None) -> ResilienceFigures:
-    """Least-cost plan, price/value of resilience, RP, EEV (VSS) and WS (EVPI)."""
+def resilience_figures(
+    problem: Problem, core: Outcome, options: SolveOptions, progress=None
+) -> ResilienceFigures:
+    """Least-cost plan, price/value of resilience, RP, EEV (VSS) and WS (EVPI).
+
+    Every re-solve starts from the core plan, which keeps every rule and so is
+    feasible for each of them.
+    """
     step = progress or (lambda _label: None)
     scenarios = scenario_data(problem)
     lam = problem.settings.risk_aversion
-    first = scenarios[0].alone()
+    warnings: list[str] = []
 
-    step("least-cost plan (first scenario alone)")
-    lc_plan = optimise(problem, [first], lam, options, start=core.plan).plan
-    least_cost = evaluate(problem, lc_plan, scenarios, lam, options)
-    w0 = core.scenario_names[0]
-    price = core.scenario_costs[w0] - least_cost.scenario_costs[w0]
-    value = least_cost.expected_cost - core.expected_cost
+    def attempt(label: str, compute):
+        step(label)
+        try:
+            return compute()
+        except InfeasibleError as exc:
+            warnings.append(f"{label}: {exc}; the figures that need it are left blank")
+            return None
 
+    least_cost = attempt(
+        "least-cost plan (first scenario alone)",
+        lambda: evaluate(
+            problem,
+            optimise(problem, [scenarios[0].alone()], lam, options, start=core).plan,
+            scenarios,
+            lam,
+            options,
+        ),
+    )
+    price = value = None
+    if least_cost is not None:
+        w0 = core.scenario_names[0]
+        price = core.scenario_costs[w0] - least_cost.scenario_costs[w0]
+        value = least_cost.expected_cost - core.expected_cost
     if lam > 0:
-        step("risk-neutral problem (RP)")
-        rp = optimise(problem, scenarios, 0.0, options, start=core.plan).objective
+        rp = attempt(
+            "risk-neutral problem (RP)",
+            lambda: optimise(problem, scenarios, 0.0, options, start=core).objective,
+        )
     else:
         rp = core.objective
-
-    step("mean-value plan (EEV)")
-    mv_plan = optimise(problem, [mean_value_scenario(scenarios)], 0.0, options,
-                       start=core.plan).plan
-    eev = evaluate(problem, mv_plan, scenarios, 0.0, options).expected_cost
-
+    eev = attempt(
+        "mean-value plan (EEV)",
+        lambda: (
+            evaluate(
+                problem,
+                optimise(problem, [mean_value_scenario(scenarios)], 0.0, options, start=core).plan,
+                scenarios,
+                0.0,
+                options,
+            ).expected_cost
+        ),
+    )
     optima = {}
     for w in scenarios:
-        step(f"scenario {w.name} alone (WS)")
-        optima[w.name] = optimise(problem, [w.alone()], 0.0, options, start=core.plan).objective
-    ws = sum(w.probability * optima[w.name] for w in scenarios)
-    return ResilienceFigures(least_cost, price, value, rp, eev, ws, optima)
+        optima[w.name] = attempt(
+            f"scenario {w.name} alone (WS)",
+            lambda w=w: optimise(problem, [w.alone()], 0.0, options, start=core).objective,
+        )
+    ws = None
+    if all(v is not None for v in optima.values()):
+        ws = sum(w.probability * optima[w.name] for w in scenarios)
+    return ResilienceFigures(least_cost, price, value, rp, eev, ws, optima, warnings)

@@ -15,16 +15,24 @@ class Issue:
     message: str
 
     def __str__(self) -> str:
-        where = [p for p in (
-            f"sheet {self.sheet}" if self.sheet else None,
-            f"row {self.row}" if self.row else None,
-            f"column {self.column}" if self.column else None,
-        ) if p]
+        where = [
+            p
+            for p in (
+                f"sheet {self.sheet}" if self.sheet else None,
+                f"row {self.row}" if self.row else None,
+                f"column {self.column}" if self.column else None,
+            )
+            if p
+        ]
         return f"{', '.join(where)}: {self.message}" if where else self.message
 
     def as_dict(self) -> dict:
-        return {"sheet": self.sheet, "row": self.row, "column": self.column,
-                "message": self.message}
+        return {
+            "sheet": self.sheet,
+            "row": self.row,
+            "column": self.column,
+            "message": self.message,
+        }
 
 
 class DiversifyError(Exception):

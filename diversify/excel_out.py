@@ -29,15 +29,15 @@ TITLE_FONT = Font(bold=True, size=14)
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 FORMATS = {
-    "USD": '#,##0;[Red]-#,##0',
-    "t": '#,##0.00',
-    "share": '0.0%',
-    "x": '0.00',
-    "prob": '0.00%',
-    "int": '0',
-    "hhi": '#,##0',
-    "risk": '0.000',
-    "s": '0.00',
+    "USD": "#,##0;[Red]-#,##0",
+    "t": "#,##0.00",
+    "share": "0.0%",
+    "x": "0.00",
+    "prob": "0.00%",
+    "int": "0",
+    "hhi": "#,##0",
+    "risk": "0.000",
+    "s": "0.00",
 }
 
 
@@ -55,9 +55,15 @@ def safe_value(cell, value) -> None:
     cell.value = value
 
 
-def write_table(ws: Worksheet, df: pd.DataFrame, formats: dict[str, str] | None = None,
-                start_row: int = 1, comments: dict[str, str] | None = None,
-                freeze: str | None = None, autofilter: bool = True) -> None:
+def write_table(
+    ws: Worksheet,
+    df: pd.DataFrame,
+    formats: dict[str, str] | None = None,
+    start_row: int = 1,
+    comments: dict[str, str] | None = None,
+    freeze: str | None = None,
+    autofilter: bool = True,
+) -> None:
     """A header row and the frame's rows, number formats per column, frozen, filtered."""
     formats = formats or {}
     for j, name in enumerate(df.columns, start=1):
@@ -76,8 +82,9 @@ def write_table(ws: Worksheet, df: pd.DataFrame, formats: dict[str, str] | None 
             for i in range(start_row + 1, start_row + 1 + len(df)):
                 ws.cell(i, j).number_format = FORMATS.get(fmt, fmt)
     if autofilter and len(df.columns):
-        ws.auto_filter.ref = (f"A{start_row}:{get_column_letter(len(df.columns))}"
-                              f"{start_row + max(len(df), 1)}")
+        ws.auto_filter.ref = (
+            f"A{start_row}:{get_column_letter(len(df.columns))}{start_row + max(len(df), 1)}"
+        )
     ws.freeze_panes = freeze or f"A{start_row + 1}"
     fit_columns(ws)
 

@@ -134,12 +134,21 @@ def add_plan_variables(sm: SourcingModel) -> None:
                 buy_idx.append((s, m, t))
             if cap > 0:
                 x_idx.append((s, m, t))
-    active_idx = [(s, t) for s, sup in p.suppliers.items() if sup.annual_fixed_cost_usd > 0
-                  for t in sm.years if t >= p.early_year(s)]
-    use_idx = [s for s, sup in p.suppliers.items()
-               if sup.qualification_cost_usd > 0 and not sup.qualified]
-    mdl.x = pyo.Var(x_idx, domain=pyo.NonNegativeReals,
-                    bounds=lambda _, s, m, t: (0, p.offers[(s, m)].capacity_t.get(t, 0.0)))
+    active_idx = [
+        (s, t)
+        for s, sup in p.suppliers.items()
+        if sup.annual_fixed_cost_usd > 0
+        for t in sm.years
+        if t >= p.early_year(s)
+    ]
+    use_idx = [
+        s for s, sup in p.suppliers.items() if sup.qualification_cost_usd > 0 and not sup.qualified
+    ]
+    mdl.x = pyo.Var(
+        x_idx,
+        domain=pyo.NonNegativeReals,
+        bounds=lambda _, s, m, t: (0, p.offers[(s, m)].capacity_t.get(t, 0.0)),
+    )
     mdl.buy = pyo.Var(buy_idx, domain=pyo.Binary)
     mdl.supplier_active = pyo.Var(active_idx, domain=pyo.Binary)
     mdl.use = pyo.Var(use_idx, domain=pyo.Binary)
@@ -163,9 +172,9 @@ def _gate(sm: SourcingModel, s: str, t: int):
 def add_capacity_and_min_order(sm: SourcingModel) -> None:
     """Capacity and minimum order (SPEC §4.1).
 
-        x[s,m,t] <= cap[s,m,t] * buy[s,m,t]          (buy, else active/use, else a bound)
-        x[s,m,t] >= floor[s,m,t] * buy[s,m,t]         floor = moq, or the min_suppliers floor
-        buy[s,m,t] <= active[s,t] (<= use[s])
+    x[s,m,t] <= cap[s,m,t] * buy[s,m,t]          (buy, else active/use, else a bound)
+    x[s,m,t] >= floor[s,m,t] * buy[s,m,t]         floor = moq, or the min_suppliers floor
+    buy[s,m,t] <= active[s,t] (<= use[s])
     """
     p, mdl = sm.problem, sm.model
     cap_rows, floor_rows, link_rows = {}, {}, {}
@@ -207,7 +216,8 @@ def add_min_suppliers(sm: SourcingModel) -> None:
             worst = max(rules, key=lambda r: r.value)
             raise InfeasibleError(
                 f"{worst.label} cannot hold for {m} in {t}: only {len(buys)} offer(s) can "
-                f"deliver {m} that year (capacity, lead times and minimum orders counted)")
+                f"deliver {m} that year (capacity, lead times and minimum orders counted)"
+            )
         rows[(m, t)] = pyo.quicksum(buys) >= need
     sm.model.min_suppliers = _constraints(rows)
 
@@ -220,8 +230,11 @@ def _share_rows(sm: SourcingModel, kind: str) -> dict:
             continue
         for m in [r.material] if r.material else p.materials:
             for t in r.years:
-                terms = [(x, hits_offer(p, r, s)) for (s, mm, tt), x in sm.x.items()
-                         if mm == m and tt == t]
+                terms = [
+                    (x, hits_offer(p, r, s))
+                    for (s, mm, tt), x in sm.x.items()
+                    if mm == m and tt == t
+                ]
                 if not terms:
                     continue
                 matched = pyo.quicksum(x for x, hit in terms if hit)
@@ -236,8 +249,8 @@ def _share_rows(sm: SourcingModel, kind: str) -> dict:
 def add_share_rules(sm: SourcingModel) -> None:
     """`max_share` / `min_share` for each material and year of the rule (SPEC §4.4):
 
-        Σ_{s matching scope=target} x[s,m,t]  <=  value * Σ_s x[s,m,t]    (max_share)
-        Σ_{s matching scope=target} x[s,m,t]  >=  value * Σ_s x[s,m,t]    (min_share)
+    Σ_{s matching scope=target} x[s,m,t]  <=  value * Σ_s x[s,m,t]    (max_share)
+    Σ_{s matching scope=target} x[s,m,t]  >=  value * Σ_s x[s,m,t]    (min_share)
     """
     sm.model.max_share = _constraints(_share_rows(sm, "max_share"))
     sm.model.min_share = _constraints(_share_rows(sm, "min_share"))
@@ -252,8 +265,11 @@ def add_max_avg_risk(sm: SourcingModel) -> None:
             continue
         for m in [r.material] if r.material else p.materials:
             for t in r.years:
-                terms = [(p.supplier_risk(s) - r.value, x) for (s, mm, tt), x in sm.x.items()
-                         if mm == m and tt == t]
+                terms = [
+                    (p.supplier_risk(s) - r.value, x)
+                    for (s, mm, tt), x in sm.x.items()
+                    if mm == m and tt == t
+                ]
                 if any(c > 0 for c, _ in terms):
                     rows[(r_i, m, t)] = pyo.quicksum(c * x for c, x in terms) <= 0
     sm.model.max_avg_risk = _constraints(rows)
@@ -265,8 +281,8 @@ def add_max_avg_risk(sm: SourcingModel) -> None:
 def add_recovery_variables(sm: SourcingModel) -> None:
     """z, I, u, e on the nodes of the scenario tree (SPEC §4.2), bounded by the data:
 
-        0 <= z[m,n] <= sa[m,t,leader(n)] * spot_max_t[m]   (unbounded if blank, 0 if sa = 0)
-        0 <= I[m,n] <= max_stock_t[m]
+    0 <= z[m,n] <= sa[m,t,leader(n)] * spot_max_t[m]   (unbounded if blank, 0 if sa = 0)
+    0 <= I[m,n] <= max_stock_t[m]
     """
     p, mdl = sm.problem, sm.model
     idx = [(m, n) for n in range(len(sm.tree.nodes)) for m in p.materials]
@@ -280,8 +296,9 @@ def add_recovery_variables(sm: SourcingModel) -> None:
         return (0, sa * cap)
 
     mdl.z = pyo.Var(idx, domain=pyo.NonNegativeReals, bounds=spot_bounds)
-    mdl.I = pyo.Var(idx, domain=pyo.NonNegativeReals,
-                    bounds=lambda _, m, n: (0, p.materials[m].max_stock_t))
+    mdl.I = pyo.Var(
+        idx, domain=pyo.NonNegativeReals, bounds=lambda _, m, n: (0, p.materials[m].max_stock_t)
+    )
     mdl.u = pyo.Var(idx, domain=pyo.NonNegativeReals)
     mdl.e = pyo.Var(idx, domain=pyo.NonNegativeReals)
 
@@ -312,8 +329,14 @@ def add_balance(sm: SourcingModel) -> None:
                 stock_in = mdl.I[m, prev] if k else mat.initial_stock_t
                 need = w.demand_multiplier * p.demand_t.get((m, t), 0.0)
                 rows[(m, n, prev)] = (
-                    stock_in + _delivered(sm, w, m, t) + mdl.z[m, n] + mdl.u[m, n]
-                    - mdl.I[m, n] - mdl.e[m, n] == need)
+                    stock_in
+                    + _delivered(sm, w, m, t)
+                    + mdl.z[m, n]
+                    + mdl.u[m, n]
+                    - mdl.I[m, n]
+                    - mdl.e[m, n]
+                    == need
+                )
     mdl.balance = _constraints(rows)
 
 
@@ -323,8 +346,13 @@ def add_balance(sm: SourcingModel) -> None:
 def cost_parts(sm: SourcingModel, i: int) -> dict[str, object]:
     """The parts of C_w (SPEC §4.3) for scenario index i, as linear expressions."""
     p, mdl, w = sm.problem, sm.model, sm.scenarios[i]
-    qual = _linear([(p.suppliers[s].qualification_cost_usd, v) for s, v in sm.use.items()
-                    if not p.suppliers[s].qualified])
+    qual = _linear(
+        [
+            (p.suppliers[s].qualification_cost_usd, v)
+            for s, v in sm.use.items()
+            if not p.suppliers[s].qualified
+        ]
+    )
     fixed, purchases, spot, holding, shortfall = [], [], [], [], []
     for (s, t), v in sm.active.items():
         fixed.append((discount_factor(p, t) * p.suppliers[s].annual_fixed_cost_usd, v))
@@ -339,19 +367,38 @@ def cost_parts(sm: SourcingModel, i: int) -> dict[str, object]:
             spot.append((df * 1000 * price, mdl.z[m, n]))
             holding.append((df * 1000 * mat.holding_cost_usd_per_kg_year, mdl.I[m, n]))
             shortfall.append((df * 1000 * mat.shortfall_penalty_usd_per_kg, mdl.u[m, n]))
-    return dict(zip(COST_PARTS, (qual, _linear(fixed), _linear(purchases), _linear(spot),
-                                 _linear(holding), _linear(shortfall)), strict=True))
+    return dict(
+        zip(
+            COST_PARTS,
+            (
+                qual,
+                _linear(fixed),
+                _linear(purchases),
+                _linear(spot),
+                _linear(holding),
+                _linear(shortfall),
+            ),
+            strict=True,
+        )
+    )
 
 
 def add_scenario_costs(sm: SourcingModel) -> None:
     """C_w and its parts as named expressions: cost[w] and cost_part[w, part]."""
     mdl = sm.model
-    parts = {(i, name): expr for i in range(len(sm.scenarios))
-             for name, expr in cost_parts(sm, i).items()}
+    parts = {
+        (i, name): expr
+        for i in range(len(sm.scenarios))
+        for name, expr in cost_parts(sm, i).items()
+    }
     mdl.cost_part = pyo.Expression(list(parts), initialize=parts)
-    mdl.cost = pyo.Expression(range(len(sm.scenarios)), initialize={
-        i: pyo.quicksum(mdl.cost_part[i, name] for name in COST_PARTS)
-        for i in range(len(sm.scenarios))})
+    mdl.cost = pyo.Expression(
+        range(len(sm.scenarios)),
+        initialize={
+            i: pyo.quicksum(mdl.cost_part[i, name] for name in COST_PARTS)
+            for i in range(len(sm.scenarios))
+        },
+    )
 
 
 def add_objective(sm: SourcingModel) -> None:
@@ -367,9 +414,11 @@ def add_objective(sm: SourcingModel) -> None:
         mdl.eta = pyo.Var(domain=pyo.Reals)
         mdl.excess = pyo.Var(range(len(probs)), domain=pyo.NonNegativeReals)
         mdl.excess_def = pyo.Constraint(
-            range(len(probs)), rule=lambda _, i: mdl.excess[i] - mdl.cost[i] + mdl.eta >= 0)
+            range(len(probs)), rule=lambda _, i: mdl.excess[i] - mdl.cost[i] + mdl.eta >= 0
+        )
         cvar = mdl.eta + pyo.quicksum(
-            pi / (1 - alpha) * mdl.excess[i] for i, pi in enumerate(probs))
+            pi / (1 - alpha) * mdl.excess[i] for i, pi in enumerate(probs)
+        )
         mdl.objective = pyo.Objective(expr=expected + lam * cvar, sense=pyo.minimize)
     else:
         mdl.objective = pyo.Objective(expr=expected, sense=pyo.minimize)

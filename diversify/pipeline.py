@@ -59,9 +59,15 @@ def check_output(path: Path | None, force: bool) -> None:
         raise OutputExistsError(f"{path} exists: pass --force to overwrite it")
 
 
-def solve_workbook(input_path: Path, output: Path | None, force: bool = False,
-                   verbose: bool = False, progress: Progress = _quiet,
-                   with_figures: bool = True, export_model: Path | None = None) -> Run:
+def solve_workbook(
+    input_path: Path,
+    output: Path | None,
+    force: bool = False,
+    verbose: bool = False,
+    progress: Progress = _quiet,
+    with_figures: bool = True,
+    export_model: Path | None = None,
+) -> Run:
     """`diversify solve`: the optimal plan and every figure of SPEC §4.6."""
     start = time.perf_counter()
     check_output(output, force)
@@ -74,20 +80,26 @@ def solve_workbook(input_path: Path, output: Path | None, force: bool = False,
         export_core_model(problem, scenarios, model_path(export_model, input_path))
     progress("solving the plan")
     core = optimise(problem, scenarios, problem.settings.risk_aversion, options)
-    broken = breaches(problem, core.plan)
+    broken = breaches(problem, core.plan, core.ordered)
     if broken:  # the model and the checker disagree: a bug, never a planner's fault
         raise DiversifyError("internal check failed, the plan breaks: " + "; ".join(broken))
     figures = resilience_figures(problem, core, options, progress) if with_figures else None
     results = tabulate(problem, core, figures)
     if output is not None:
         progress("writing the plan workbook")
-        write_plan_workbook(output, problem, results, raw.sheets,
-                            run_info(input_path, "solve", start), force)
+        write_plan_workbook(
+            output, problem, results, raw.sheets, run_info(input_path, "solve", start), force
+        )
     return Run(problem, results, output, time.perf_counter() - start)
 
 
-def evaluate_workbook(plan_path: Path, output: Path | None, force: bool = False,
-                      verbose: bool = False, progress: Progress = _quiet) -> Run:
+def evaluate_workbook(
+    plan_path: Path,
+    output: Path | None,
+    force: bool = False,
+    verbose: bool = False,
+    progress: Progress = _quiet,
+) -> Run:
     """`diversify evaluate`: re-cost a (possibly edited) plan under every scenario."""
     start = time.perf_counter()
     check_output(output, force)
@@ -96,18 +108,32 @@ def evaluate_workbook(plan_path: Path, output: Path | None, force: bool = False,
     inputs, plan_rows = split_plan_workbook(raw)
     if plan_rows is None or not inputs:
         missing = "Plan" if plan_rows is None else "Input Settings, Input Offers, ..."
-        raise InputError([Issue(None, None, None, f"{plan_path} is not a plan workbook "
-                                f"written by diversify: no sheet {missing}")])
+        raise InputError(
+            [
+                Issue(
+                    None,
+                    None,
+                    None,
+                    f"{plan_path} is not a plan workbook written by diversify: no sheet {missing}",
+                )
+            ]
+        )
     problem = parse(input_copy(raw, inputs))
     plan = read_plan_sheet(plan_rows, problem)
     progress("costing the plan under every scenario")
-    outcome = evaluate(problem, plan, scenario_data(problem), problem.settings.risk_aversion,
-                       settings_options(problem, verbose))
+    outcome = evaluate(
+        problem,
+        plan,
+        scenario_data(problem),
+        problem.settings.risk_aversion,
+        settings_options(problem, verbose),
+    )
     results = tabulate(problem, outcome, None, breaches(problem, plan))
     if output is not None:
         progress("writing the evaluated workbook")
-        write_plan_workbook(output, problem, results, inputs,
-                            run_info(plan_path, "evaluate", start), force)
+        write_plan_workbook(
+            output, problem, results, inputs, run_info(plan_path, "evaluate", start), force
+        )
     return Run(problem, results, output, time.perf_counter() - start)
 
 
@@ -122,8 +148,11 @@ def model_path(target: Path, input_path: Path) -> Path:
 def input_copy(raw: RawWorkbook, inputs: dict[str, list[list]]) -> RawWorkbook:
     """The input sheets stored in a plan workbook, under their own names."""
     prefix = "Input "
-    uncached = {name[len(prefix):]: cells for name, cells in raw.uncached_formulas.items()
-                if name.startswith(prefix)}
+    uncached = {
+        name[len(prefix) :]: cells
+        for name, cells in raw.uncached_formulas.items()
+        if name.startswith(prefix)
+    }
     return RawWorkbook(sheets=inputs, uncached_formulas=uncached)
 
 

@@ -31,29 +31,49 @@ PLAN_SHEET = "Plan"
 UNIT_FORMAT = {"USD": "USD", "t": "t", "%": "share", "s": "s", "count": "int"}
 
 
-def write_plan_workbook(path: Path, problem: Problem, results: Results,
-                        input_sheets: dict[str, list[list]], run_info: dict[str, object],
-                        force: bool = False) -> None:
+def write_plan_workbook(
+    path: Path,
+    problem: Problem,
+    results: Results,
+    input_sheets: dict[str, list[list]],
+    run_info: dict[str, object],
+    force: bool = False,
+) -> None:
     """Lay out the results, the run's metadata and the input copies; save atomically."""
     wb = Workbook()
     _summary_sheet(wb.active, results, run_info)
     ws = wb.create_sheet(PLAN_SHEET)
-    write_table(ws, results.plan, {t: "t" for t in problem.years}, freeze="C2",
-                comments={str(t): f"tonnes contracted in {t}; edit and run "
-                          "`diversify evaluate`" for t in problem.years})
+    write_table(
+        ws,
+        results.plan,
+        {t: "t" for t in problem.years},
+        freeze="C2",
+        comments={
+            str(t): f"tonnes contracted in {t}; edit and run `diversify evaluate`"
+            for t in problem.years
+        },
+    )
     ws = wb.create_sheet("Scenario costs")
     costs = results.scenario_costs
-    write_table(ws, costs, {c: "USD" for c in costs.columns if c.endswith("_usd")}
-                | {"probability": "prob"})
+    write_table(
+        ws, costs, {c: "USD" for c in costs.columns if c.endswith("_usd")} | {"probability": "prob"}
+    )
     _cost_chart(ws, len(costs), len(costs.columns))
-    write_table(wb.create_sheet("Recovery"), results.recovery,
-                {c: "t" for c in ("spot_t", "stock_t", "shortfall_t", "surplus_t")})
+    write_table(
+        wb.create_sheet("Recovery"),
+        results.recovery,
+        {c: "t" for c in ("spot_t", "stock_t", "shortfall_t", "surplus_t")},
+    )
     write_table(wb.create_sheet("Shares"), results.shares, {"volume_t": "t", "share": "share"})
-    write_table(wb.create_sheet("Concentration"), results.concentration,
-                {"volume_t": "t", "hhi": "hhi", "avg_risk": "risk"})
+    write_table(
+        wb.create_sheet("Concentration"),
+        results.concentration,
+        {"volume_t": "t", "hhi": "hhi", "avg_risk": "risk"},
+    )
     write_table(wb.create_sheet("Scenario tree"), results.tree, {"stock_t": "t"})
-    _list_sheet(wb.create_sheet("Breaches"), "breach", results.breaches,
-                "The plan keeps every rule.")
+    _list_sheet(
+        wb.create_sheet("Breaches"), "breach", results.breaches, "The plan keeps every rule."
+    )
     _list_sheet(wb.create_sheet("Warnings"), "warning", results.warnings, "No warnings.")
     _list_sheet(wb.create_sheet("Run"), "item", [], None, pairs=run_info)
     for name, rows in input_sheets.items():
@@ -69,9 +89,12 @@ def _summary_sheet(ws, results: Results, run_info: dict[str, object]) -> None:
     ws.title = "Summary"
     ws["A1"] = "diversify — sourcing plan"
     ws["A1"].font = TITLE_FONT
-    safe_value(ws["A2"], f"Input: {run_info.get('input_file', '')}   "
-                         f"Status: {results.summary.get('status')}   "
-                         f"MIP gap: {_pct(results.summary.get('mip_gap'))}")
+    safe_value(
+        ws["A2"],
+        f"Input: {run_info.get('input_file', '')}   "
+        f"Status: {results.summary.get('status')}   "
+        f"MIP gap: {_pct(results.summary.get('mip_gap'))}",
+    )
     rows = [(label, results.summary.get(key), unit, key) for key, label, unit in SUMMARY_FIGURES]
     import pandas as pd
 
@@ -103,8 +126,9 @@ def _cost_chart(ws, n_rows: int, n_cols: int) -> None:
     ws.add_chart(chart, f"A{n_rows + 4}")
 
 
-def _list_sheet(ws, header: str, items: list[str], empty: str | None,
-                pairs: dict[str, object] | None = None) -> None:
+def _list_sheet(
+    ws, header: str, items: list[str], empty: str | None, pairs: dict[str, object] | None = None
+) -> None:
     import pandas as pd
 
     if pairs is not None:
@@ -135,15 +159,23 @@ def read_plan_sheet(rows: list[list], problem: Problem) -> dict[tuple[str, str, 
         text = str(h).strip().lower() if h is not None else ""
         if j < 2:
             if text != ("supplier", "material")[j]:
-                issues.append(Issue(PLAN_SHEET, 1, f"column {j + 1}",
-                                    f"header must be '{('supplier', 'material')[j]}', "
-                                    f"found {h!r}"))
+                issues.append(
+                    Issue(
+                        PLAN_SHEET,
+                        1,
+                        f"column {j + 1}",
+                        f"header must be '{('supplier', 'material')[j]}', found {h!r}",
+                    )
+                )
             continue
         year = _year(h)
         if year is None:
             if h is not None:
-                issues.append(Issue(PLAN_SHEET, 1, str(h),
-                                    "only year columns may follow supplier and material"))
+                issues.append(
+                    Issue(
+                        PLAN_SHEET, 1, str(h), "only year columns may follow supplier and material"
+                    )
+                )
         elif year in cols.values():
             issues.append(Issue(PLAN_SHEET, 1, str(h), f"year {year} appears twice"))
         elif year in years:
@@ -159,12 +191,25 @@ def read_plan_sheet(rows: list[list], problem: Problem) -> dict[tuple[str, str, 
             continue
         s, m = (_ident(values[k]) if k < len(values) else "" for k in (0, 1))
         if (s, m) not in problem.offers:
-            issues.append(Issue(PLAN_SHEET, i, "supplier", f"no offer ({s!r}, {m!r}) in the "
-                                "input: a plan row must name an offer of the Offers sheet"))
+            issues.append(
+                Issue(
+                    PLAN_SHEET,
+                    i,
+                    "supplier",
+                    f"no offer ({s!r}, {m!r}) in the "
+                    "input: a plan row must name an offer of the Offers sheet",
+                )
+            )
             continue
         if (s, m) in seen:
-            issues.append(Issue(PLAN_SHEET, i, "supplier",
-                                f"offer ({s}, {m}) already given on row {seen[(s, m)]}"))
+            issues.append(
+                Issue(
+                    PLAN_SHEET,
+                    i,
+                    "supplier",
+                    f"offer ({s}, {m}) already given on row {seen[(s, m)]}",
+                )
+            )
             continue
         seen[(s, m)] = i
         for j, t in cols.items():
@@ -207,7 +252,5 @@ def split_plan_workbook(raw) -> tuple[dict[str, list[list]], list[list] | None]:
         if name.strip().lower() == PLAN_SHEET.lower():
             plan = rows
         elif name.startswith(INPUT_PREFIX):
-            inputs[name[len(INPUT_PREFIX):]] = rows
+            inputs[name[len(INPUT_PREFIX) :]] = rows
     return inputs, plan
-
-

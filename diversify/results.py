@@ -42,8 +42,7 @@ SUMMARY_FIGURES: tuple[tuple[str, str, str], ...] = (
     ("worst_scenario_cost_usd", "Cost in the worst scenario", "USD"),
     ("expected_shortfall_t", "Expected shortfall (all materials, all years)", "t"),
     ("price_of_resilience_usd", "Price of resilience (extra cost in the normal world)", "USD"),
-    ("value_of_resilience_usd", "Value of resilience (expected saving vs least-cost plan)",
-     "USD"),
+    ("value_of_resilience_usd", "Value of resilience (expected saving vs least-cost plan)", "USD"),
     ("least_cost_plan_expected_cost_usd", "Least-cost plan: expected cost", "USD"),
     ("rp_usd", "RP: risk-neutral optimum", "USD"),
     ("eev_usd", "EEV: expected cost of the mean-value plan", "USD"),
@@ -56,19 +55,36 @@ SUMMARY_FIGURES: tuple[tuple[str, str, str], ...] = (
 )
 
 
-def tabulate(problem: Problem, outcome: Outcome, figures: ResilienceFigures | None = None,
-             breaches: list[str] | None = None) -> Results:
+def tabulate(
+    problem: Problem,
+    outcome: Outcome,
+    figures: ResilienceFigures | None = None,
+    breaches: list[str] | None = None,
+) -> Results:
     """All §4.6 tables for one plan."""
     rec = recovery_table(outcome)
     costs = scenario_cost_table(outcome)
     summary = summary_figures(outcome, figures, rec, breaches)
-    return Results(summary, plan_table(problem, outcome.plan), costs, rec,
-                   share_table(problem, outcome.plan), concentration_table(problem, outcome.plan),
-                   tree_table(outcome), list(breaches or []), list(problem.warnings))
+    warnings = list(problem.warnings) + (figures.warnings if figures else [])
+    return Results(
+        summary,
+        plan_table(problem, outcome.plan),
+        costs,
+        rec,
+        share_table(problem, outcome.plan),
+        concentration_table(problem, outcome.plan),
+        tree_table(outcome),
+        list(breaches or []),
+        warnings,
+    )
 
 
-def summary_figures(outcome: Outcome, figures: ResilienceFigures | None, rec: pd.DataFrame,
-                    breaches: list[str] | None) -> dict[str, object]:
+def summary_figures(
+    outcome: Outcome,
+    figures: ResilienceFigures | None,
+    rec: pd.DataFrame,
+    breaches: list[str] | None,
+) -> dict[str, object]:
     costs = outcome.scenario_costs
     prob = dict(zip(outcome.scenario_names, outcome.probabilities, strict=True))
     short = rec.groupby("scenario")["shortfall_t"].sum()
@@ -88,33 +104,40 @@ def summary_figures(outcome: Outcome, figures: ResilienceFigures | None, rec: pd
         out |= {
             "price_of_resilience_usd": figures.price_of_resilience,
             "value_of_resilience_usd": figures.value_of_resilience,
-            "least_cost_plan_expected_cost_usd": figures.least_cost.expected_cost,
-            "rp_usd": figures.rp, "eev_usd": figures.eev, "ws_usd": figures.ws,
-            "vss_usd": figures.vss, "evpi_usd": figures.evpi,
+            "least_cost_plan_expected_cost_usd": (
+                figures.least_cost.expected_cost if figures.least_cost else None
+            ),
+            "rp_usd": figures.rp,
+            "eev_usd": figures.eev,
+            "ws_usd": figures.ws,
+            "vss_usd": figures.vss,
+            "evpi_usd": figures.evpi,
         }
     return {key: out.get(key) for key, _, _ in SUMMARY_FIGURES}
 
 
 def plan_table(problem: Problem, plan: dict) -> pd.DataFrame:
     """One row per offer of the input, one column per year (0 where nothing is ordered)."""
-    rows = [[s, m, *(plan.get((s, m, t), 0.0) for t in problem.years)]
-            for s, m in problem.offers]
+    rows = [[s, m, *(plan.get((s, m, t), 0.0) for t in problem.years)] for s, m in problem.offers]
     return pd.DataFrame(rows, columns=["supplier", "material", *problem.years])
 
 
 def scenario_cost_table(outcome: Outcome) -> pd.DataFrame:
-    rows = [[w, p, *(outcome.cost_parts[w][c] for c in COST_PARTS),
-             outcome.scenario_costs[w]]
-            for w, p in zip(outcome.scenario_names, outcome.probabilities, strict=True)]
-    return pd.DataFrame(rows, columns=["scenario", "probability",
-                                       *(f"{c}_usd" for c in COST_PARTS), "total_usd"])
+    rows = [
+        [w, p, *(outcome.cost_parts[w][c] for c in COST_PARTS), outcome.scenario_costs[w]]
+        for w, p in zip(outcome.scenario_names, outcome.probabilities, strict=True)
+    ]
+    return pd.DataFrame(
+        rows, columns=["scenario", "probability", *(f"{c}_usd" for c in COST_PARTS), "total_usd"]
+    )
 
 
 def recovery_table(outcome: Outcome) -> pd.DataFrame:
-    rows = [[m, t, w, r["z"], r["I"], r["u"], r["e"]]
-            for (m, t, w), r in outcome.recovery.items()]
-    df = pd.DataFrame(rows, columns=["material", "year", "scenario", "spot_t", "stock_t",
-                                     "shortfall_t", "surplus_t"])
+    rows = [[m, t, w, r["z"], r["I"], r["u"], r["e"]] for (m, t, w), r in outcome.recovery.items()]
+    df = pd.DataFrame(
+        rows,
+        columns=["material", "year", "scenario", "spot_t", "stock_t", "shortfall_t", "surplus_t"],
+    )
     return df.sort_values(["material", "year"], kind="stable").reset_index(drop=True)
 
 
@@ -135,8 +158,9 @@ def share_table(problem: Problem, plan: dict) -> pd.DataFrame:
                     key = _origin(problem, s, dim)
                     by[key] = by.get(key, 0.0) + q
                 rows += [[m, t, dim, c, q, q / total] for c, q in by.items()]
-    return pd.DataFrame(rows, columns=["material", "year", "dimension", "origin", "volume_t",
-                                       "share"])
+    return pd.DataFrame(
+        rows, columns=["material", "year", "dimension", "origin", "volume_t", "share"]
+    )
 
 
 def concentration_table(problem: Problem, plan: dict) -> pd.DataFrame:
@@ -151,11 +175,12 @@ def concentration_table(problem: Problem, plan: dict) -> pd.DataFrame:
                 continue
             by: dict[str, float] = {}
             for s, q in vol.items():
-                by[_origin(problem, s, "country")] = by.get(_origin(problem, s, "country"),
-                                                            0.0) + q
+                by[_origin(problem, s, "country")] = by.get(_origin(problem, s, "country"), 0.0) + q
             hhi = 10_000 * sum((q / total) ** 2 for q in by.values())
-            risk = sum(problem.supplier_risk(s) * q for s, q in vol.items()
-                       if s in problem.suppliers) / total
+            risk = (
+                sum(problem.supplier_risk(s) * q for s, q in vol.items() if s in problem.suppliers)
+                / total
+            )
             rows.append([m, t, total, hhi, risk])
     return pd.DataFrame(rows, columns=["material", "year", "volume_t", "hhi", "avg_risk"])
 
@@ -169,8 +194,9 @@ def tree_table(outcome: Outcome) -> pd.DataFrame:
         names = [outcome.scenario_names[i] for i in node.members]
         lead = names[0]
         for m in materials:
-            rows.append([node.year, n + 1, ", ".join(names), m,
-                         outcome.recovery[(m, node.year, lead)]["I"]])
+            rows.append(
+                [node.year, n + 1, ", ".join(names), m, outcome.recovery[(m, node.year, lead)]["I"]]
+            )
     return pd.DataFrame(rows, columns=["year", "node", "scenarios", "material", "stock_t"])
 
 
@@ -188,8 +214,18 @@ def json_summary(results: Results, command: str) -> dict[str, object]:
         "scenario_costs_usd": {str(k): float(v) for k, v in costs.items()},
     }
     if command == "solve":
-        out |= {k: s[k] for k in ("evpi_usd", "vss_usd", "price_of_resilience_usd",
-                                  "value_of_resilience_usd", "rp_usd", "eev_usd", "ws_usd")}
+        out |= {
+            k: s[k]
+            for k in (
+                "evpi_usd",
+                "vss_usd",
+                "price_of_resilience_usd",
+                "value_of_resilience_usd",
+                "rp_usd",
+                "eev_usd",
+                "ws_usd",
+            )
+        }
     else:
         out |= {"breaches": results.breaches}
     out["warnings"] = results.warnings

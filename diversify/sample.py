@@ -94,7 +94,7 @@ MATERIALS: list[dict[str, Any]] = [
     ),
     dict(
         material=MREO,
-        spot_price_usd_per_kg=25,
+        spot_price_usd_per_kg=28,
         spot_max_t=50,
         shortfall_penalty_usd_per_kg=100,
         holding_cost_usd_per_kg_year=0.5,
@@ -136,11 +136,19 @@ DEMAND_NOTES = {
 
 CHINA_TARIFF_PCT = 25  # US tariff on Chinese-origin oxide, every year (assumption)
 COUNTRIES: list[dict[str, Any]] = [
-    dict(country=CHINA, risk_score=0.8, tariff=CHINA_TARIFF_PCT,
-         note="~70 % of mining, ~90 % of processing, ~99 % of heavy REE separation; "
-         "export licences since April 2025. Tariff: assumption, check the current schedule."),
-    dict(country=MALAYSIA, risk_score=0.3, tariff=0,
-         note="Lynas separation plant; operating-licence conditions (assumption)"),
+    dict(
+        country=CHINA,
+        risk_score=0.8,
+        tariff=CHINA_TARIFF_PCT,
+        note="~70 % of mining, ~90 % of processing, ~99 % of heavy REE separation; "
+        "export licences since April 2025. Tariff: assumption, check the current schedule.",
+    ),
+    dict(
+        country=MALAYSIA,
+        risk_score=0.3,
+        tariff=0,
+        note="Lynas separation plant; operating-licence conditions (assumption)",
+    ),
     dict(country=AUSTRALIA, risk_score=0.1, tariff=0, note="Allied mining country"),
     dict(country=US, risk_score=0.05, tariff=0, note="Domestic: no import tariff"),
     dict(country=BRAZIL, risk_score=0.3, tariff=0, note="Ionic-clay deposits; 21 Mt reserves"),
@@ -151,46 +159,121 @@ COUNTRIES: list[dict[str, Any]] = [
 # --------------------------------------------------------------------------- suppliers
 
 SUPPLIERS: list[dict[str, Any]] = [
-    dict(supplier="China North Oxide", country=CHINA, qualified="yes",
-         annual_fixed_cost_usd=50_000,
-         note="Illustrative Chinese light-REE separator (not a real company's terms)"),
-    dict(supplier="China South Heavy", country=CHINA, qualified="yes",
-         annual_fixed_cost_usd=50_000,
-         note="Illustrative Chinese ionic-clay heavy-REE separator (not a real company's terms)"),
-    dict(supplier="Lynas Malaysia", country=MALAYSIA, ore_origin=AUSTRALIA, qualified="yes",
-         annual_fixed_cost_usd=75_000,
-         note="Mt Weld ore, separated in Malaysia; first Dy/Tb oxide outside China in 2025"),
-    dict(supplier="MP Materials", country=US, qualified="no", lead_time_years=1,
-         qualification_cost_usd=300_000, annual_fixed_cost_usd=100_000,
-         note="Mountain Pass (US); NdPr at the 110 USD/kg DoD price floor"),
-    dict(supplier="Iluka Eneabba", country=AUSTRALIA, qualified="no", lead_time_years=1,
-         qualification_cost_usd=250_000, annual_fixed_cost_usd=80_000, risk_score=0.15,
-         note="Refinery commissioning 2027; risk above Australia's for start-up risk"),
-    dict(supplier="Energy Fuels", country=US, qualified="no", lead_time_years=1,
-         qualification_cost_usd=200_000, annual_fixed_cost_usd=60_000, risk_score=0.25,
-         note="White Mesa (US); phase 2 with Dy/Tb ~2029 is uncertain"),
-    dict(supplier="Serra Verde MREC", country=BRAZIL, qualified="no", lead_time_years=1,
-         qualification_cost_usd=100_000, annual_fixed_cost_usd=40_000,
-         note="Mixed rare-earth concentrate made in Brazil (Pela Ema ionic clay)"),
-    dict(supplier="Serra Verde via China", country=BRAZIL, processing_country=CHINA,
-         tariff_country=CHINA, qualified="no", lead_time_years=0,
-         qualification_cost_usd=100_000, annual_fixed_cost_usd=50_000, risk_score=0.7,
-         note="Brazilian ore separated in China: customs origin China; a Chinese ban "
-         "reaches it through any_link"),
-    dict(supplier="Solvay La Rochelle", country=FRANCE, ore_origin=EX_CHINA_FEED,
-         qualified="no", lead_time_years=1, qualification_cost_usd=200_000,
-         annual_fixed_cost_usd=60_000,
-         note="Separation line opened April 2025; feed bought ex-China (assumption)"),
-    dict(supplier="Neo Narva", country=ESTONIA, ore_origin=EX_CHINA_FEED, qualified="no",
-         lead_time_years=1, qualification_cost_usd=150_000, annual_fixed_cost_usd=50_000,
-         note="Neo Performance Materials, Narva separation and magnet plant; feed ex-China "
-         "(assumption)"),
-    dict(supplier="Arafura Nolans", country=AUSTRALIA, qualified="no", lead_time_years=3,
-         qualification_cost_usd=200_000, annual_fixed_cost_usd=80_000, risk_score=0.35,
-         note="Investment decision 2026 is uncertain: first oxide assumed 2029"),
-    dict(supplier="Aclara", country=US, ore_origin=BRAZIL, qualified="no", lead_time_years=2,
-         qualification_cost_usd=250_000, annual_fixed_cost_usd=80_000, risk_score=0.25,
-         note="US separation plant 2027, feed 2028; ionic-clay feed from Brazil (assumption)"),
+    dict(
+        supplier="China North Oxide",
+        country=CHINA,
+        qualified="yes",
+        annual_fixed_cost_usd=50_000,
+        note="Illustrative Chinese light-REE separator (not a real company's terms)",
+    ),
+    dict(
+        supplier="China South Heavy",
+        country=CHINA,
+        qualified="yes",
+        annual_fixed_cost_usd=50_000,
+        note="Illustrative Chinese ionic-clay heavy-REE separator (not a real company's terms)",
+    ),
+    dict(
+        supplier="Lynas Malaysia",
+        country=MALAYSIA,
+        ore_origin=AUSTRALIA,
+        qualified="yes",
+        annual_fixed_cost_usd=75_000,
+        note="Mt Weld ore, separated in Malaysia; first Dy/Tb oxide outside China in 2025",
+    ),
+    dict(
+        supplier="MP Materials",
+        country=US,
+        qualified="no",
+        lead_time_years=1,
+        qualification_cost_usd=300_000,
+        annual_fixed_cost_usd=100_000,
+        note="Mountain Pass (US); NdPr at the 110 USD/kg DoD price floor",
+    ),
+    dict(
+        supplier="Iluka Eneabba",
+        country=AUSTRALIA,
+        qualified="no",
+        lead_time_years=1,
+        qualification_cost_usd=250_000,
+        annual_fixed_cost_usd=80_000,
+        risk_score=0.15,
+        note="Refinery commissioning 2027; risk above Australia's for start-up risk",
+    ),
+    dict(
+        supplier="Energy Fuels",
+        country=US,
+        qualified="no",
+        lead_time_years=1,
+        qualification_cost_usd=200_000,
+        annual_fixed_cost_usd=60_000,
+        risk_score=0.25,
+        note="White Mesa (US); phase 2 with Dy/Tb ~2029 is uncertain",
+    ),
+    dict(
+        supplier="Serra Verde MREC",
+        country=BRAZIL,
+        qualified="no",
+        lead_time_years=1,
+        qualification_cost_usd=100_000,
+        annual_fixed_cost_usd=40_000,
+        note="Mixed rare-earth concentrate made in Brazil (Pela Ema ionic clay)",
+    ),
+    dict(
+        supplier="Serra Verde via China",
+        country=BRAZIL,
+        processing_country=CHINA,
+        tariff_country=CHINA,
+        qualified="no",
+        lead_time_years=0,
+        qualification_cost_usd=100_000,
+        annual_fixed_cost_usd=50_000,
+        risk_score=0.7,
+        note="Brazilian ore separated in China: customs origin China; a Chinese ban "
+        "reaches it through any_link",
+    ),
+    dict(
+        supplier="Solvay La Rochelle",
+        country=FRANCE,
+        ore_origin=EX_CHINA_FEED,
+        qualified="no",
+        lead_time_years=1,
+        qualification_cost_usd=200_000,
+        annual_fixed_cost_usd=60_000,
+        note="Separation line opened April 2025; feed bought ex-China (assumption)",
+    ),
+    dict(
+        supplier="Neo Narva",
+        country=ESTONIA,
+        ore_origin=EX_CHINA_FEED,
+        qualified="no",
+        lead_time_years=1,
+        qualification_cost_usd=150_000,
+        annual_fixed_cost_usd=50_000,
+        note="Neo Performance Materials, Narva separation and magnet plant; feed ex-China "
+        "(assumption)",
+    ),
+    dict(
+        supplier="Arafura Nolans",
+        country=AUSTRALIA,
+        qualified="no",
+        lead_time_years=3,
+        qualification_cost_usd=200_000,
+        annual_fixed_cost_usd=80_000,
+        risk_score=0.35,
+        note="Investment decision 2026 is uncertain: first oxide assumed 2029",
+    ),
+    dict(
+        supplier="Aclara",
+        country=US,
+        ore_origin=BRAZIL,
+        qualified="no",
+        lead_time_years=2,
+        qualification_cost_usd=250_000,
+        annual_fixed_cost_usd=80_000,
+        risk_score=0.25,
+        note="US separation plant 2027, feed 2028; ionic-clay feed from Brazil (assumption)",
+    ),
 ]
 
 
@@ -202,124 +285,375 @@ def _ramp(*values: float) -> list[float]:
 
 # Capacities are the share of each plant offered to us (t/year), not the plant's size.
 OFFERS: list[dict[str, Any]] = [
-    dict(supplier="China North Oxide", material=NDPR, price_usd_per_kg=57, min_order_t=20,
-         capacity=_ramp(450),
-         note="FOB China 50-55 (2024), ~60 (2025) USD/kg"),
-    dict(supplier="China North Oxide", material=MREO, price_usd_per_kg=20, min_order_t=10,
-         capacity=_ramp(300),
-         note="PRODUCTION COST 11-15 USD/kg in China + ~40 % margin (cost-plus)"),
-    dict(supplier="China South Heavy", material=NDPR, price_usd_per_kg=58, min_order_t=10,
-         capacity=_ramp(150), note="FOB China ~60 USD/kg"),
-    dict(supplier="China South Heavy", material=DY, price_usd_per_kg=280, min_order_t=2,
-         capacity=_ramp(50), note="USGS average 2024: 260 USD/kg"),
-    dict(supplier="China South Heavy", material=TB, price_usd_per_kg=900, min_order_t=0.5,
-         capacity=_ramp(12), note="USGS average 2024: 810 USD/kg"),
-    dict(supplier="Lynas Malaysia", material=NDPR, price_usd_per_kg=75, min_order_t=20,
-         capacity=_ramp(200), note="Of ~10,500 t/yr; ex-China premium (assumption)"),
-    dict(supplier="Lynas Malaysia", material=DY, price_usd_per_kg=450, min_order_t=1,
-         capacity=_ramp(4, 6, 8), note="First Dy outside China 2025, ramping (assumption)"),
-    dict(supplier="Lynas Malaysia", material=TB, price_usd_per_kg=1400, min_order_t=0.2,
-         capacity=_ramp(1, 1.5, 2), note="First Tb outside China 2025, ramping (assumption)"),
-    dict(supplier="MP Materials", material=NDPR, price_usd_per_kg=110, min_order_t=20,
-         capacity=_ramp(50, 100, 150, 200), note="DoD price floor 110 USD/kg; 10X plant 2028"),
-    dict(supplier="Iluka Eneabba", material=NDPR, price_usd_per_kg=85, min_order_t=10,
-         capacity=_ramp(0, 40, 100, 150), note="Of 17,500 t/yr REO; commissioning 2027"),
-    dict(supplier="Iluka Eneabba", material=DY, price_usd_per_kg=480, min_order_t=1,
-         capacity=_ramp(0, 2, 5, 8), note="Eneabba makes Dy; ex-China premium (assumption)"),
-    dict(supplier="Iluka Eneabba", material=TB, price_usd_per_kg=1500, min_order_t=0.2,
-         capacity=_ramp(0, 0.5, 1, 2), note="Eneabba makes Tb; ex-China premium (assumption)"),
-    dict(supplier="Energy Fuels", material=NDPR, price_usd_per_kg=90, min_order_t=10,
-         capacity=_ramp(20, 40, 60, 100), note="Of 850-1,000 t/yr (phase 1)"),
-    dict(supplier="Energy Fuels", material=DY, price_usd_per_kg=460, min_order_t=1,
-         capacity=_ramp(0, 0, 0, 4), note="Phase 2 ~240 t/yr Dy from ~2029 (uncertain)"),
-    dict(supplier="Energy Fuels", material=TB, price_usd_per_kg=1450, min_order_t=0.2,
-         capacity=_ramp(0, 0, 0, 1), note="Phase 2 ~66 t/yr Tb from ~2029 (uncertain)"),
-    dict(supplier="Serra Verde MREC", material=MREO, price_usd_per_kg=48, min_order_t=10,
-         capacity=_ramp(100, 120, 150),
-         note="PRODUCTION COST 35-40 USD/kg in Brazil + ~25 % margin (cost-plus)"),
-    dict(supplier="Serra Verde via China", material=NDPR, price_usd_per_kg=60, min_order_t=10,
-         capacity=_ramp(50), note="China-separated: China price (assumption)"),
-    dict(supplier="Serra Verde via China", material=DY, price_usd_per_kg=290, min_order_t=1,
-         capacity=_ramp(8), note="Ionic clay is rich in Dy (assumption)"),
-    dict(supplier="Serra Verde via China", material=TB, price_usd_per_kg=920, min_order_t=0.2,
-         capacity=_ramp(2), note="Ionic clay is rich in Tb (assumption)"),
-    dict(supplier="Solvay La Rochelle", material=NDPR, price_usd_per_kg=88, min_order_t=10,
-         capacity=_ramp(20, 40, 60, 80, 100),
-         note="A few hundred t (2025) to ~4,500 t/yr by 2030; Europe NdPr 82.5-85 USD/kg"),
-    dict(supplier="Neo Narva", material=NDPR, price_usd_per_kg=85, min_order_t=10,
-         capacity=_ramp(30, 50, 80), note="Ramp-up 2026; Europe NdPr 82.5-85 USD/kg"),
-    dict(supplier="Arafura Nolans", material=NDPR, price_usd_per_kg=88, min_order_t=10,
-         capacity=_ramp(0, 0, 0, 50, 100, 150), note="Of 4,440 t/yr NdPr; FID 2026 (uncertain)"),
-    dict(supplier="Arafura Nolans", material=DY, price_usd_per_kg=470, min_order_t=1,
-         capacity=_ramp(0, 0, 0, 0, 3), note="Of 474 t/yr heavy REO (uncertain)"),
-    dict(supplier="Aclara", material=NDPR, price_usd_per_kg=90, min_order_t=10,
-         capacity=_ramp(0, 0, 50, 80, 100), note="Of 1,400 t/yr NdPr; feed 2028"),
-    dict(supplier="Aclara", material=DY, price_usd_per_kg=470, min_order_t=1,
-         capacity=_ramp(0, 0, 5, 10), note="Of 200 t/yr Dy; feed 2028"),
-    dict(supplier="Aclara", material=TB, price_usd_per_kg=1450, min_order_t=0.2,
-         capacity=_ramp(0, 0, 1, 2), note="Of 30 t/yr Tb; feed 2028"),
+    dict(
+        supplier="China North Oxide",
+        material=NDPR,
+        price_usd_per_kg=57,
+        min_order_t=20,
+        capacity=_ramp(450),
+        note="FOB China 50-55 (2024), ~60 (2025) USD/kg",
+    ),
+    dict(
+        supplier="China North Oxide",
+        material=MREO,
+        price_usd_per_kg=20,
+        min_order_t=10,
+        capacity=_ramp(300),
+        note="PRODUCTION COST 11-15 USD/kg in China + ~40 % margin (cost-plus)",
+    ),
+    dict(
+        supplier="China South Heavy",
+        material=NDPR,
+        price_usd_per_kg=58,
+        min_order_t=10,
+        capacity=_ramp(150),
+        note="FOB China ~60 USD/kg",
+    ),
+    dict(
+        supplier="China South Heavy",
+        material=DY,
+        price_usd_per_kg=280,
+        min_order_t=2,
+        capacity=_ramp(60),
+        note="USGS average 2024: 260 USD/kg",
+    ),
+    dict(
+        supplier="China South Heavy",
+        material=TB,
+        price_usd_per_kg=900,
+        min_order_t=0.5,
+        capacity=_ramp(16),
+        note="USGS average 2024: 810 USD/kg",
+    ),
+    dict(
+        supplier="Lynas Malaysia",
+        material=NDPR,
+        price_usd_per_kg=75,
+        min_order_t=20,
+        capacity=_ramp(200),
+        note="Of ~10,500 t/yr; ex-China premium (assumption)",
+    ),
+    dict(
+        supplier="Lynas Malaysia",
+        material=DY,
+        price_usd_per_kg=450,
+        min_order_t=1,
+        capacity=_ramp(4, 6, 8),
+        note="First Dy outside China 2025, ramping (assumption)",
+    ),
+    dict(
+        supplier="Lynas Malaysia",
+        material=TB,
+        price_usd_per_kg=1400,
+        min_order_t=0.2,
+        capacity=_ramp(1, 1.5, 2),
+        note="First Tb outside China 2025, ramping (assumption)",
+    ),
+    dict(
+        supplier="MP Materials",
+        material=NDPR,
+        price_usd_per_kg=110,
+        min_order_t=20,
+        capacity=_ramp(50, 100, 150, 200),
+        note="DoD price floor 110 USD/kg; 10X plant 2028",
+    ),
+    dict(
+        supplier="Iluka Eneabba",
+        material=NDPR,
+        price_usd_per_kg=85,
+        min_order_t=10,
+        capacity=_ramp(0, 40, 100, 150),
+        note="Of 17,500 t/yr REO; commissioning 2027",
+    ),
+    dict(
+        supplier="Iluka Eneabba",
+        material=DY,
+        price_usd_per_kg=480,
+        min_order_t=1,
+        capacity=_ramp(0, 2, 5, 8),
+        note="Eneabba makes Dy; ex-China premium (assumption)",
+    ),
+    dict(
+        supplier="Iluka Eneabba",
+        material=TB,
+        price_usd_per_kg=1500,
+        min_order_t=0.2,
+        capacity=_ramp(0, 0.5, 1, 2),
+        note="Eneabba makes Tb; ex-China premium (assumption)",
+    ),
+    dict(
+        supplier="Energy Fuels",
+        material=NDPR,
+        price_usd_per_kg=90,
+        min_order_t=10,
+        capacity=_ramp(20, 40, 60, 100),
+        note="Of 850-1,000 t/yr (phase 1)",
+    ),
+    dict(
+        supplier="Energy Fuels",
+        material=DY,
+        price_usd_per_kg=460,
+        min_order_t=1,
+        capacity=_ramp(0, 0, 0, 4),
+        note="Phase 2 ~240 t/yr Dy from ~2029 (uncertain)",
+    ),
+    dict(
+        supplier="Energy Fuels",
+        material=TB,
+        price_usd_per_kg=1450,
+        min_order_t=0.2,
+        capacity=_ramp(0, 0, 0, 1),
+        note="Phase 2 ~66 t/yr Tb from ~2029 (uncertain)",
+    ),
+    dict(
+        supplier="Serra Verde MREC",
+        material=MREO,
+        price_usd_per_kg=48,
+        min_order_t=10,
+        capacity=_ramp(100, 120, 150),
+        note="PRODUCTION COST 35-40 USD/kg in Brazil + ~25 % margin (cost-plus)",
+    ),
+    dict(
+        supplier="Serra Verde via China",
+        material=NDPR,
+        price_usd_per_kg=60,
+        min_order_t=10,
+        capacity=_ramp(50),
+        note="China-separated: China price (assumption)",
+    ),
+    dict(
+        supplier="Serra Verde via China",
+        material=DY,
+        price_usd_per_kg=290,
+        min_order_t=1,
+        capacity=_ramp(8),
+        note="Ionic clay is rich in Dy (assumption)",
+    ),
+    dict(
+        supplier="Serra Verde via China",
+        material=TB,
+        price_usd_per_kg=920,
+        min_order_t=0.2,
+        capacity=_ramp(2),
+        note="Ionic clay is rich in Tb (assumption)",
+    ),
+    dict(
+        supplier="Solvay La Rochelle",
+        material=NDPR,
+        price_usd_per_kg=88,
+        min_order_t=10,
+        capacity=_ramp(20, 40, 60, 80, 100),
+        note="A few hundred t (2025) to ~4,500 t/yr by 2030; Europe NdPr 82.5-85 USD/kg",
+    ),
+    dict(
+        supplier="Neo Narva",
+        material=NDPR,
+        price_usd_per_kg=85,
+        min_order_t=10,
+        capacity=_ramp(30, 50, 80),
+        note="Ramp-up 2026; Europe NdPr 82.5-85 USD/kg",
+    ),
+    dict(
+        supplier="Arafura Nolans",
+        material=NDPR,
+        price_usd_per_kg=88,
+        min_order_t=10,
+        capacity=_ramp(0, 0, 0, 50, 100, 150),
+        note="Of 4,440 t/yr NdPr; FID 2026 (uncertain)",
+    ),
+    dict(
+        supplier="Arafura Nolans",
+        material=DY,
+        price_usd_per_kg=470,
+        min_order_t=1,
+        capacity=_ramp(0, 0, 0, 0, 3),
+        note="Of 474 t/yr heavy REO (uncertain)",
+    ),
+    dict(
+        supplier="Aclara",
+        material=NDPR,
+        price_usd_per_kg=90,
+        min_order_t=10,
+        capacity=_ramp(0, 0, 50, 80, 100),
+        note="Of 1,400 t/yr NdPr; feed 2028",
+    ),
+    dict(
+        supplier="Aclara",
+        material=DY,
+        price_usd_per_kg=470,
+        min_order_t=1,
+        capacity=_ramp(0, 0, 5, 10),
+        note="Of 200 t/yr Dy; feed 2028",
+    ),
+    dict(
+        supplier="Aclara",
+        material=TB,
+        price_usd_per_kg=1450,
+        min_order_t=0.2,
+        capacity=_ramp(0, 0, 1, 2),
+        note="Of 30 t/yr Tb; feed 2028",
+    ),
 ]
 
 # --------------------------------------------------------------------------- scenarios
 
 SCENARIOS: list[dict[str, Any]] = [
-    dict(scenario="normal", probability=0.55, demand_multiplier=1, spot_price_multiplier=1,
-         description="No disruption: every contract delivers in full at its price"),
-    dict(scenario="china_hree_ban", probability=0.15, demand_multiplier=1,
-         spot_price_multiplier=1,
-         description="China withholds Dy and Tb export licences in 2027-2028 (as in April-May "
-         "2025, when Dy/Tb exports fell to zero); China-mined or China-processed Dy/Tb is "
-         "tracked (any_link); spot Dy/Tb at half volume and 3x price"),
-    dict(scenario="china_halt_2030", probability=0.10, demand_multiplier=1,
-         spot_price_multiplier=1,
-         description="A 2010-style halt: about two months without Chinese exports in 2030 "
-         "(availability 0.8 for that year, every material); spot at 0.8 volume and 2x price"),
-    dict(scenario="iluka_delay", probability=0.10, demand_multiplier=1, spot_price_multiplier=1,
-         description="Eneabba refinery commissioning slips two years: nothing from Iluka in "
-         "2027-2028"),
-    dict(scenario="demand_surge", probability=0.10, demand_multiplier=1.2,
-         spot_price_multiplier=1.2,
-         description="EV and wind orders 20 % above plan every year; a tighter spot market "
-         "costs 20 % more"),
+    dict(
+        scenario="normal",
+        probability=0.55,
+        demand_multiplier=1,
+        spot_price_multiplier=1,
+        description="No disruption: every contract delivers in full at its price",
+    ),
+    dict(
+        scenario="china_hree_ban",
+        probability=0.15,
+        demand_multiplier=1,
+        spot_price_multiplier=1,
+        description="China withholds Dy and Tb export licences in 2027-2028 (as in April-May "
+        "2025, when Dy/Tb exports fell to zero); China-mined or China-processed Dy/Tb is "
+        "tracked (any_link); spot Dy/Tb at half volume and 3x price",
+    ),
+    dict(
+        scenario="china_halt_2030",
+        probability=0.10,
+        demand_multiplier=1,
+        spot_price_multiplier=1,
+        description="A 2010-style halt: about two months without Chinese exports in 2030 "
+        "(availability 0.8 for that year, every material); spot at 0.8 volume and 2x price",
+    ),
+    dict(
+        scenario="iluka_delay",
+        probability=0.10,
+        demand_multiplier=1,
+        spot_price_multiplier=1,
+        description="Eneabba refinery commissioning slips two years: nothing from Iluka in "
+        "2027-2028",
+    ),
+    dict(
+        scenario="demand_surge",
+        probability=0.10,
+        demand_multiplier=1.1,
+        spot_price_multiplier=1.1,
+        description="EV and wind orders 10 % above plan every year; a tighter spot market "
+        "costs 10 % more",
+    ),
 ]
 
 DISRUPTIONS: list[dict[str, Any]] = [
-    dict(scenario="china_hree_ban", scope="any_link", target=CHINA, material=DY,
-         from_year=2027, to_year=2028, availability=0, price_multiplier=1,
-         note="Full-year stop: Dy exports were zero in May 2025"),
-    dict(scenario="china_hree_ban", scope="any_link", target=CHINA, material=TB,
-         from_year=2027, to_year=2028, availability=0, price_multiplier=1,
-         note="Full-year stop: Tb exports were zero in May 2025"),
-    dict(scenario="china_hree_ban", scope="spot", target=None, material=DY,
-         from_year=2027, to_year=2028, availability=0.5, price_multiplier=3,
-         note="Spot Dy roughly tripled after April 2025 (Europe 700-1,000 vs 250-310 USD/kg)"),
-    dict(scenario="china_hree_ban", scope="spot", target=None, material=TB,
-         from_year=2027, to_year=2028, availability=0.5, price_multiplier=3,
-         note="Spot Tb roughly tripled after April 2025 (Europe 2,000-4,000 vs 930-1,000)"),
-    dict(scenario="china_halt_2030", scope="any_link", target=CHINA, material=None,
-         from_year=2030, to_year=2030, availability=0.8, price_multiplier=1,
-         note="Sep-Nov 2010: ~2 months of halted exports = 0.8 of a year"),
-    dict(scenario="china_halt_2030", scope="spot", target=None, material=None,
-         from_year=2030, to_year=2030, availability=0.8, price_multiplier=2,
-         note="Spot doubles in the halt year (assumption; Dy rose 26x over 2009-11)"),
-    dict(scenario="iluka_delay", scope="supplier", target="Iluka Eneabba", material=None,
-         from_year=2027, to_year=2028, availability=0, price_multiplier=1,
-         note="Commissioning slips from 2027 to 2029 (assumption)"),
+    dict(
+        scenario="china_hree_ban",
+        scope="any_link",
+        target=CHINA,
+        material=DY,
+        from_year=2027,
+        to_year=2028,
+        availability=0,
+        price_multiplier=1,
+        note="Full-year stop: Dy exports were zero in May 2025",
+    ),
+    dict(
+        scenario="china_hree_ban",
+        scope="any_link",
+        target=CHINA,
+        material=TB,
+        from_year=2027,
+        to_year=2028,
+        availability=0,
+        price_multiplier=1,
+        note="Full-year stop: Tb exports were zero in May 2025",
+    ),
+    dict(
+        scenario="china_hree_ban",
+        scope="spot",
+        target=None,
+        material=DY,
+        from_year=2027,
+        to_year=2028,
+        availability=0.5,
+        price_multiplier=3,
+        note="Spot Dy roughly tripled after April 2025 (Europe 700-1,000 vs 250-310 USD/kg)",
+    ),
+    dict(
+        scenario="china_hree_ban",
+        scope="spot",
+        target=None,
+        material=TB,
+        from_year=2027,
+        to_year=2028,
+        availability=0.5,
+        price_multiplier=3,
+        note="Spot Tb roughly tripled after April 2025 (Europe 2,000-4,000 vs 930-1,000)",
+    ),
+    dict(
+        scenario="china_halt_2030",
+        scope="any_link",
+        target=CHINA,
+        material=None,
+        from_year=2030,
+        to_year=2030,
+        availability=0.8,
+        price_multiplier=1,
+        note="Sep-Nov 2010: ~2 months of halted exports = 0.8 of a year",
+    ),
+    dict(
+        scenario="china_halt_2030",
+        scope="spot",
+        target=None,
+        material=None,
+        from_year=2030,
+        to_year=2030,
+        availability=0.8,
+        price_multiplier=2,
+        note="Spot doubles in the halt year (assumption; Dy rose 26x over 2009-11)",
+    ),
+    dict(
+        scenario="iluka_delay",
+        scope="supplier",
+        target="Iluka Eneabba",
+        material=None,
+        from_year=2027,
+        to_year=2028,
+        availability=0,
+        price_multiplier=1,
+        note="Commissioning slips from 2027 to 2029 (assumption)",
+    ),
 ]
 
 # --------------------------------------------------------------------------- policy
 
 POLICY: list[dict[str, Any]] = [
-    dict(rule="max_share", scope="any_link", target=CHINA, material=NDPR, from_year=2028,
-         to_year=None, value=0.6,
-         note="At most 60 % of contracted NdPr mined or processed in China, from 2028 "
-         "(company policy, assumption)"),
-    dict(rule="min_suppliers", scope=None, target=None, material=NDPR, from_year=None,
-         to_year=None, value=2,
-         note="Two NdPr suppliers every year, each with >= min_supplier_share of demand"),
-    dict(rule="max_avg_risk", scope=None, target=None, material=None, from_year=2028,
-         to_year=None, value=0.65,
-         note="Volume-weighted supplier risk <= 0.65 for each material from 2028"),
+    dict(
+        rule="max_share",
+        scope="any_link",
+        target=CHINA,
+        material=NDPR,
+        from_year=2028,
+        to_year=None,
+        value=0.6,
+        note="At most 60 % of contracted NdPr mined or processed in China, from 2028 "
+        "(company policy, assumption)",
+    ),
+    dict(
+        rule="min_suppliers",
+        scope=None,
+        target=None,
+        material=NDPR,
+        from_year=None,
+        to_year=None,
+        value=2,
+        note="Two NdPr suppliers every year, each with >= min_supplier_share of demand",
+    ),
+    dict(
+        rule="max_avg_risk",
+        scope=None,
+        target=None,
+        material=None,
+        from_year=2028,
+        to_year=None,
+        value=0.65,
+        note="Volume-weighted supplier risk <= 0.65 for each material from 2028",
+    ),
 ]
 
 # --------------------------------------------------------------------------- sources
@@ -328,159 +662,397 @@ ASSUMPTION, SOURCED, UNCERTAIN = "our assumption", "sourced", "sourced, UNCERTAI
 
 SOURCES: list[tuple[str, str, str, str, str]] = [
     # figure, value, source, used in, status
-    ("China's share of world mining", "~60-70 % (270,000 of 390,000 t REO, 2024)",
-     "USGS Mineral Commodity Summaries 2025", "Countries: China risk_score", SOURCED),
-    ("China's share of processing", "~90 %; ~99 % for heavy REE (Dy, Tb) until 2023",
-     "TRT World, June 2025; J. Wong 2025", "Countries: China risk_score; Scenarios", SOURCED),
-    ("US import sources 2020-23", "China 70 %, Malaysia 13 %, Japan 6 %, Estonia 5 %",
-     "USGS MCS 2025", "Suppliers: choice of suppliers", SOURCED),
-    ("Ore-to-oxide production cost, China", "11-15 USD/kg (production cost, not a price)",
-     "Benchmark Mineral Intelligence, via TRT World 2025",
-     "Offers: China North Oxide / Mixed REO at 20 USD/kg (cost-plus)", SOURCED),
-    ("Ore-to-oxide production cost, Brazil", "35-40 USD/kg (production cost, not a price)",
-     "Benchmark Mineral Intelligence, via TRT World 2025",
-     "Offers: Serra Verde MREC / Mixed REO at 48 USD/kg (cost-plus)", SOURCED),
-    ("Cost-plus margins on mixed REO", "~40 % (China), ~25 % (Brazil)", "-",
-     "Offers: Mixed REO prices", ASSUMPTION),
-    ("NdPr oxide, FOB China", "50-55 USD/kg (Apr-Jun 2024)", "Fastmarkets 2024",
-     "Offers: Chinese NdPr 57-60 USD/kg; Materials: NdPr spot", SOURCED),
-    ("China NdPr benchmark, mid-2025", "~60 USD/kg", "US DoD / MP Materials, July 2025",
-     "Materials: NdPr spot 75 = 60 + 25 % tariff", SOURCED),
-    ("NdPr oxide, Europe", "82.5-85 USD/kg (Sep 2025)", "Argus 2025",
-     "Offers: European and Australian NdPr 85-88 USD/kg", SOURCED),
-    ("US price floor for MP Materials NdPr", "110 USD/kg for 10 years",
-     "US DoD / MP Materials, July 2025", "Offers: MP Materials NdPr 110 USD/kg", SOURCED),
-    ("Dy oxide average price", "382 (2022), 330 (2023), 260 (2024) USD/kg",
-     "USGS MCS 2025 (Argus)", "Offers: Chinese Dy 280-290; Materials: Dy spot 375", SOURCED),
-    ("Tb oxide average price", "2,051 (2022), 1,298 (2023), 810 (2024) USD/kg",
-     "USGS MCS 2025 (Argus)", "Offers: Chinese Tb 900-920; Materials: Tb spot 1,250", SOURCED),
-    ("Dy / Tb in Europe after April 2025 controls",
-     "Dy 700-1,000, Tb 2,000-4,000 USD/kg (May 2025) vs 250-310 and 930-1,000 a month before",
-     "Argus 2025", "Disruptions: spot price_multiplier 3 in china_hree_ban", SOURCED),
-    ("Ex-China premium on long-term contracts", "NdPr +25-50 %, Dy/Tb +50-65 % over China",
-     "-", "Offers: prices of non-Chinese suppliers", ASSUMPTION),
-    ("US tariff on Chinese-origin oxide", "25 % every year", "- (check the current schedule)",
-     "Countries: China year columns; spot prices", ASSUMPTION),
-    ("Country risk scores", "China 0.8 ... United States 0.05", "-",
-     "Countries: risk_score; Suppliers: risk_score overrides for project risk", ASSUMPTION),
-    ("Lynas Malaysia separation", "~10,500 t/yr NdPr; first Dy/Tb outside China 2025",
-     "Lynas 2025", "Offers: Lynas (200 t NdPr, 4-8 t Dy, 1-2 t Tb to us)", SOURCED),
-    ("Lynas Texas heavy REE plant", "said unlikely to proceed (late 2025)",
-     "Northern Miner 2025", "Not modelled", SOURCED),
-    ("MP Materials", "~1,000 t/yr magnets from late 2025; 10X plant ~10,000 t/yr, 2028",
-     "MP / DoD 2025", "Offers: MP NdPr ramp 50-200 t to us", SOURCED),
-    ("Iluka Eneabba refinery", "17,500 t/yr REO incl. Dy, Tb; commissioning 2027",
-     "WA Government; NS Energy", "Offers: Iluka from 2027; Scenarios: iluka_delay", SOURCED),
-    ("Energy Fuels White Mesa", "850-1,000 t/yr NdPr; phase 2 >6,000 t NdPr, ~240 t Dy, "
-     "~66 t Tb ~2029", "mining.com 2024", "Offers: Energy Fuels (Dy/Tb from 2029)", UNCERTAIN),
-    ("Serra Verde (Brazil, ionic clay)", ">=5,000 t/yr REO, 6,500 t by end-2027; since 2024",
-     "NS Energy", "Suppliers: Serra Verde MREC and Serra Verde via China", SOURCED),
-    ("Serra Verde ore separated in China", "processing_country China", "-",
-     "Suppliers: Serra Verde via China (any_link example)", ASSUMPTION),
-    ("Neo Performance, Narva (Estonia)", "2,000 t/yr magnets, scalable to 5,000; ramp-up 2026",
-     "Automotive World; Argus 2025", "Offers: Neo Narva 30-80 t NdPr to us", SOURCED),
-    ("Solvay La Rochelle (France)", "a few hundred t (2025), ~4,500 t/yr by 2030; opened "
-     "April 2025", "Automotive World 2025", "Offers: Solvay ramp 20-100 t NdPr to us", SOURCED),
-    ("Arafura Nolans (Australia)", "4,440 t/yr NdPr + 474 t heavy REO; FID 2026",
-     "Mining Weekly", "Offers: Arafura from 2029; lead_time_years 3", UNCERTAIN),
-    ("Aclara (US)", "1,400 t NdPr + 200 t Dy + 30 t Tb a year; plant 2027, feed 2028",
-     "mining.com 2025", "Offers: Aclara from 2028", SOURCED),
+    (
+        "China's share of world mining",
+        "~60-70 % (270,000 of 390,000 t REO, 2024)",
+        "USGS Mineral Commodity Summaries 2025",
+        "Countries: China risk_score",
+        SOURCED,
+    ),
+    (
+        "China's share of processing",
+        "~90 %; ~99 % for heavy REE (Dy, Tb) until 2023",
+        "TRT World, June 2025; J. Wong 2025",
+        "Countries: China risk_score; Scenarios",
+        SOURCED,
+    ),
+    (
+        "US import sources 2020-23",
+        "China 70 %, Malaysia 13 %, Japan 6 %, Estonia 5 %",
+        "USGS MCS 2025",
+        "Suppliers: choice of suppliers",
+        SOURCED,
+    ),
+    (
+        "Ore-to-oxide production cost, China",
+        "11-15 USD/kg (production cost, not a price)",
+        "Benchmark Mineral Intelligence, via TRT World 2025",
+        "Offers: China North Oxide / Mixed REO at 20 USD/kg (cost-plus)",
+        SOURCED,
+    ),
+    (
+        "Ore-to-oxide production cost, Brazil",
+        "35-40 USD/kg (production cost, not a price)",
+        "Benchmark Mineral Intelligence, via TRT World 2025",
+        "Offers: Serra Verde MREC / Mixed REO at 48 USD/kg (cost-plus)",
+        SOURCED,
+    ),
+    (
+        "Cost-plus margins on mixed REO",
+        "~40 % (China), ~25 % (Brazil)",
+        "-",
+        "Offers: Mixed REO prices",
+        ASSUMPTION,
+    ),
+    (
+        "NdPr oxide, FOB China",
+        "50-55 USD/kg (Apr-Jun 2024)",
+        "Fastmarkets 2024",
+        "Offers: Chinese NdPr 57-60 USD/kg; Materials: NdPr spot",
+        SOURCED,
+    ),
+    (
+        "China NdPr benchmark, mid-2025",
+        "~60 USD/kg",
+        "US DoD / MP Materials, July 2025",
+        "Materials: NdPr spot 75 = 60 + 25 % tariff",
+        SOURCED,
+    ),
+    (
+        "NdPr oxide, Europe",
+        "82.5-85 USD/kg (Sep 2025)",
+        "Argus 2025",
+        "Offers: European and Australian NdPr 85-88 USD/kg",
+        SOURCED,
+    ),
+    (
+        "US price floor for MP Materials NdPr",
+        "110 USD/kg for 10 years",
+        "US DoD / MP Materials, July 2025",
+        "Offers: MP Materials NdPr 110 USD/kg",
+        SOURCED,
+    ),
+    (
+        "Dy oxide average price",
+        "382 (2022), 330 (2023), 260 (2024) USD/kg",
+        "USGS MCS 2025 (Argus)",
+        "Offers: Chinese Dy 280-290; Materials: Dy spot 375",
+        SOURCED,
+    ),
+    (
+        "Tb oxide average price",
+        "2,051 (2022), 1,298 (2023), 810 (2024) USD/kg",
+        "USGS MCS 2025 (Argus)",
+        "Offers: Chinese Tb 900-920; Materials: Tb spot 1,250",
+        SOURCED,
+    ),
+    (
+        "Dy / Tb in Europe after April 2025 controls",
+        "Dy 700-1,000, Tb 2,000-4,000 USD/kg (May 2025) vs 250-310 and 930-1,000 a month before",
+        "Argus 2025",
+        "Disruptions: spot price_multiplier 3 in china_hree_ban",
+        SOURCED,
+    ),
+    (
+        "Ex-China premium on long-term contracts",
+        "NdPr +25-50 %, Dy/Tb +50-65 % over China",
+        "-",
+        "Offers: prices of non-Chinese suppliers",
+        ASSUMPTION,
+    ),
+    (
+        "US tariff on Chinese-origin oxide",
+        "25 % every year",
+        "- (check the current schedule)",
+        "Countries: China year columns; spot prices",
+        ASSUMPTION,
+    ),
+    (
+        "Country risk scores",
+        "China 0.8 ... United States 0.05",
+        "-",
+        "Countries: risk_score; Suppliers: risk_score overrides for project risk",
+        ASSUMPTION,
+    ),
+    (
+        "Lynas Malaysia separation",
+        "~10,500 t/yr NdPr; first Dy/Tb outside China 2025",
+        "Lynas 2025",
+        "Offers: Lynas (200 t NdPr, 4-8 t Dy, 1-2 t Tb to us)",
+        SOURCED,
+    ),
+    (
+        "Lynas Texas heavy REE plant",
+        "said unlikely to proceed (late 2025)",
+        "Northern Miner 2025",
+        "Not modelled",
+        SOURCED,
+    ),
+    (
+        "MP Materials",
+        "~1,000 t/yr magnets from late 2025; 10X plant ~10,000 t/yr, 2028",
+        "MP / DoD 2025",
+        "Offers: MP NdPr ramp 50-200 t to us",
+        SOURCED,
+    ),
+    (
+        "Iluka Eneabba refinery",
+        "17,500 t/yr REO incl. Dy, Tb; commissioning 2027",
+        "WA Government; NS Energy",
+        "Offers: Iluka from 2027; Scenarios: iluka_delay",
+        SOURCED,
+    ),
+    (
+        "Energy Fuels White Mesa",
+        "850-1,000 t/yr NdPr; phase 2 >6,000 t NdPr, ~240 t Dy, ~66 t Tb ~2029",
+        "mining.com 2024",
+        "Offers: Energy Fuels (Dy/Tb from 2029)",
+        UNCERTAIN,
+    ),
+    (
+        "Serra Verde (Brazil, ionic clay)",
+        ">=5,000 t/yr REO, 6,500 t by end-2027; since 2024",
+        "NS Energy",
+        "Suppliers: Serra Verde MREC and Serra Verde via China",
+        SOURCED,
+    ),
+    (
+        "Serra Verde ore separated in China",
+        "processing_country China",
+        "-",
+        "Suppliers: Serra Verde via China (any_link example)",
+        ASSUMPTION,
+    ),
+    (
+        "Neo Performance, Narva (Estonia)",
+        "2,000 t/yr magnets, scalable to 5,000; ramp-up 2026",
+        "Automotive World; Argus 2025",
+        "Offers: Neo Narva 30-80 t NdPr to us",
+        SOURCED,
+    ),
+    (
+        "Solvay La Rochelle (France)",
+        "a few hundred t (2025), ~4,500 t/yr by 2030; opened April 2025",
+        "Automotive World 2025",
+        "Offers: Solvay ramp 20-100 t NdPr to us",
+        SOURCED,
+    ),
+    (
+        "Arafura Nolans (Australia)",
+        "4,440 t/yr NdPr + 474 t heavy REO; FID 2026",
+        "Mining Weekly",
+        "Offers: Arafura from 2029; lead_time_years 3",
+        UNCERTAIN,
+    ),
+    (
+        "Aclara (US)",
+        "1,400 t NdPr + 200 t Dy + 30 t Tb a year; plant 2027, feed 2028",
+        "mining.com 2025",
+        "Offers: Aclara from 2028",
+        SOURCED,
+    ),
     ("Aclara feed from Brazil", "ore_origin Brazil", "-", "Suppliers: Aclara", ASSUMPTION),
-    ("Capacity offered to us", "a small share of each plant (see Offers)", "-",
-     "Offers: year columns", ASSUMPTION),
-    ("Qualification cost, lead time, fixed cost, minimum orders",
-     "100,000-300,000 USD; 0-3 years; 40,000-100,000 USD/yr; 0.2-20 t",
-     "-", "Suppliers, Offers", ASSUMPTION),
-    ("NdFeB composition", "~30 % rare earths (Nd+Pr ~29-32 %), Dy ~1-4 %",
-     "Heim & Vander Wal, Minerals 2023", "Demand: 30 % NdPr, 2.5 % Dy, 0.6 % Tb", SOURCED),
+    (
+        "Capacity offered to us",
+        "a small share of each plant (see Offers)",
+        "-",
+        "Offers: year columns",
+        ASSUMPTION,
+    ),
+    (
+        "Qualification cost, lead time, fixed cost, minimum orders",
+        "100,000-300,000 USD; 0-3 years; 40,000-100,000 USD/yr; 0.2-20 t",
+        "-",
+        "Suppliers, Offers",
+        ASSUMPTION,
+    ),
+    (
+        "NdFeB composition",
+        "~30 % rare earths (Nd+Pr ~29-32 %), Dy ~1-4 %",
+        "Heim & Vander Wal, Minerals 2023",
+        "Demand: 30 % NdPr, 2.5 % Dy, 0.6 % Tb",
+        SOURCED,
+    ),
     ("Tb content of NdFeB", "0.6 %", "-", "Demand: Tb oxide", ASSUMPTION),
     ("Our magnet output", "1,200 t NdFeB in 2026, +6 %/yr", "-", "Demand", ASSUMPTION),
-    ("China's share of magnet output", "~90 % of ~200,000 t/yr NdFeB", "TRT World, June 2025",
-     "README: context", SOURCED),
-    ("China's halt of exports to Japan", "Sep-Nov 2010, ~2 months; quota cut ~40 %",
-     "Global Trade Alert; Japan Metal Bulletin",
-     "Disruptions: china_halt_2030 availability 0.8", SOURCED),
-    ("2009-11 price spike", "Dy oxide x26 (Jan 2009 - Aug 2011)", "Adamas Intelligence",
-     "Disruptions: china_halt_2030 spot x2 (a mild version)", SOURCED),
-    ("April 2025 export licences", "Tb, Dy and 5 others; Dy/Tb exports zero in May 2025",
-     "Reuters / Bloomberg 2025", "Scenarios: china_hree_ban", SOURCED),
-    ("October 2025 expansion", "12 of 17 REE, 0.1 % content rule; suspended for a year",
-     "Pillsbury 2025", "Scenarios: a reason for a renewed ban in 2027", UNCERTAIN),
-    ("Re-export via third countries tracked", "end-user declarations", "TRT World 2025",
-     "Disruptions: scope any_link", SOURCED),
-    ("US supply short before ~2027", "DPA invoked March 2025; $439M DoD since 2020",
-     "TRT World 2025; J. Wong 2025", "Offers: US ramp-ups 2027-2028", SOURCED),
-    ("Scenario probabilities", "0.55 / 0.15 / 0.10 / 0.10 / 0.10", "-", "Scenarios",
-     ASSUMPTION),
-    ("Demand surge", "+20 % demand, +20 % spot price", "-", "Scenarios: demand_surge",
-     ASSUMPTION),
-    ("Shortfall penalties", "NdPr 500, Dy 3,000, Tb 8,000, mixed REO 100 USD/kg", "-",
-     "Materials", ASSUMPTION),
-    ("Spot volume limits", "NdPr 60, Dy 5, Tb 1.5, mixed REO 50 t/yr", "-", "Materials",
-     ASSUMPTION),
-    ("Policy rules", "China-linked NdPr <= 60 % from 2028; 2 NdPr suppliers; avg risk <= 0.65",
-     "-", "Policy", ASSUMPTION),
+    (
+        "China's share of magnet output",
+        "~90 % of ~200,000 t/yr NdFeB",
+        "TRT World, June 2025",
+        "README: context",
+        SOURCED,
+    ),
+    (
+        "China's halt of exports to Japan",
+        "Sep-Nov 2010, ~2 months; quota cut ~40 %",
+        "Global Trade Alert; Japan Metal Bulletin",
+        "Disruptions: china_halt_2030 availability 0.8",
+        SOURCED,
+    ),
+    (
+        "2009-11 price spike",
+        "Dy oxide x26 (Jan 2009 - Aug 2011)",
+        "Adamas Intelligence",
+        "Disruptions: china_halt_2030 spot x2 (a mild version)",
+        SOURCED,
+    ),
+    (
+        "April 2025 export licences",
+        "Tb, Dy and 5 others; Dy/Tb exports zero in May 2025",
+        "Reuters / Bloomberg 2025",
+        "Scenarios: china_hree_ban",
+        SOURCED,
+    ),
+    (
+        "October 2025 expansion",
+        "12 of 17 REE, 0.1 % content rule; suspended for a year",
+        "Pillsbury 2025",
+        "Scenarios: a reason for a renewed ban in 2027",
+        UNCERTAIN,
+    ),
+    (
+        "Re-export via third countries tracked",
+        "end-user declarations",
+        "TRT World 2025",
+        "Disruptions: scope any_link",
+        SOURCED,
+    ),
+    (
+        "US supply short before ~2027",
+        "DPA invoked March 2025; $439M DoD since 2020",
+        "TRT World 2025; J. Wong 2025",
+        "Offers: US ramp-ups 2027-2028",
+        SOURCED,
+    ),
+    ("Scenario probabilities", "0.55 / 0.15 / 0.10 / 0.10 / 0.10", "-", "Scenarios", ASSUMPTION),
+    ("Demand surge", "+10 % demand, +10 % spot price", "-", "Scenarios: demand_surge", ASSUMPTION),
+    (
+        "Shortfall penalties",
+        "NdPr 500, Dy 3,000, Tb 8,000, mixed REO 100 USD/kg",
+        "-",
+        "Materials",
+        ASSUMPTION,
+    ),
+    (
+        "Spot volume limits",
+        "NdPr 60, Dy 5, Tb 1.5, mixed REO 50 t/yr",
+        "-",
+        "Materials",
+        ASSUMPTION,
+    ),
+    (
+        "Policy rules",
+        "China-linked NdPr <= 60 % from 2028; 2 NdPr suppliers; avg risk <= 0.65",
+        "-",
+        "Policy",
+        ASSUMPTION,
+    ),
 ]
 
 # --------------------------------------------------------------------------- README
 
 README_TEXT: list[tuple[str, str]] = [
     ("title", "diversify sample workbook: rare-earth sourcing for a US magnet maker, 2026-2035"),
-    ("", "A US maker of NdFeB magnets (~1,200 t in 2026, growing 6 % a year) plans where to "
-     "buy NdPr, dysprosium and terbium oxide, plus mixed rare-earth oxide feed for a toll-"
-     "separation agreement. China is cheap but can stop exports; ex-China plants cost more "
-     "and mostly ramp up from 2027. diversify picks which suppliers to qualify, how much to "
-     "contract from each year by year, and how much to stock, so that the plan is cheap in a "
-     "normal world and survives a Chinese export ban."),
-    ("", "Run it:  diversify validate rare_earths_sample.xlsx   then   diversify solve "
-     "rare_earths_sample.xlsx -o plan.xlsx"),
+    (
+        "",
+        "A US maker of NdFeB magnets (~1,200 t in 2026, growing 6 % a year) plans where to "
+        "buy NdPr, dysprosium and terbium oxide, plus mixed rare-earth oxide feed for a toll-"
+        "separation agreement. China is cheap but can stop exports; ex-China plants cost more "
+        "and mostly ramp up from 2027. diversify picks which suppliers to qualify, how much to "
+        "contract from each year by year, and how much to stock, so that the plan is cheap in a "
+        "normal world and survives a Chinese export ban.",
+    ),
+    (
+        "",
+        "Run it:  diversify validate rare_earths_sample.xlsx   then   diversify solve "
+        "rare_earths_sample.xlsx -o plan.xlsx",
+    ),
     ("heading", "How to edit"),
-    ("", "Change the numbers in place; add rows for new suppliers, offers, scenarios, "
-     "disruptions or rules. Row 1 of every sheet is its header: keep the column names (hover "
-     "over a header for its unit and meaning; red headers are required). Year columns hold "
-     "the year as a number. A blank cell takes its default (a blank year cell is 0). Type "
-     "plain numbers: no thousands separators, no % signs (tariffs are typed as 25 for 25 %). "
-     "Columns named note or source, and this sheet and Sources, are ignored by diversify: "
-     "use them for your own comments. Do not type formulas you do not want to recalculate."),
+    (
+        "",
+        "Change the numbers in place; add rows for new suppliers, offers, scenarios, "
+        "disruptions or rules. Row 1 of every sheet is its header: keep the column names (hover "
+        "over a header for its unit and meaning; red headers are required). Year columns hold "
+        "the year as a number. A blank cell takes its default (a blank year cell is 0). Type "
+        "plain numbers: no thousands separators, no % signs (tariffs are typed as 25 for 25 %). "
+        "Columns named note or source, and this sheet and Sources, are ignored by diversify: "
+        "use them for your own comments. Do not type formulas you do not want to recalculate.",
+    ),
     ("heading", "Units"),
-    ("", "Quantities in metric tonnes (t); prices in USD per kg; money in USD; shares, "
-     "probabilities, availabilities and risk scores as fractions 0..1 (0.6 = 60 %); tariffs "
-     "in percent. Cost of q tonnes at p USD/kg = 1,000 x q x p USD. Costs are discounted to "
-     "2026 at discount_rate."),
+    (
+        "",
+        "Quantities in metric tonnes (t); prices in USD per kg; money in USD; shares, "
+        "probabilities, availabilities and risk scores as fractions 0..1 (0.6 = 60 %); tariffs "
+        "in percent. Cost of q tonnes at p USD/kg = 1,000 x q x p USD. Costs are discounted to "
+        "2026 at discount_rate.",
+    ),
     ("heading", "Sheets"),
-    ("Settings", "Horizon (first_year..last_year), discount rate, risk aversion (weight of "
-     "the CVaR of cost), CVaR level, recourse and solver limits."),
-    ("Materials", "One row per material: spot price and how much can be bought spot a year, "
-     "the penalty for demand left unmet (lost production), holding cost, opening and "
-     "largest stock."),
+    (
+        "Settings",
+        "Horizon (first_year..last_year), discount rate, risk aversion (weight of "
+        "the CVaR of cost), CVaR level, recourse and solver limits.",
+    ),
+    (
+        "Materials",
+        "One row per material: spot price and how much can be bought spot a year, "
+        "the penalty for demand left unmet (lost production), holding cost, opening and "
+        "largest stock.",
+    ),
     ("Demand", "Tonnes needed per material and year (one column per year)."),
-    ("Countries", "Risk score per country (0 safe .. 1 most risky) and the US import tariff "
-     "in % on goods of that customs origin, per year."),
-    ("Suppliers", "Where each supplier ships from, where its ore is mined and processed, its "
-     "customs origin, whether it is already qualified, its lead time (an unqualified supplier "
-     "delivers from first_year + lead_time_years), one-off qualification cost, yearly fixed "
-     "cost and an optional risk score overriding its country's."),
-    ("Offers", "One row per supplier and material: contract price before tariff, smallest "
-     "yearly order, and the capacity offered to us each year (a share of the plant, not its "
-     "size)."),
-    ("Scenarios", "The possible futures and their probabilities (sum 1). The first is the "
-     "normal world. Demand and spot-price multipliers apply to every year."),
-    ("Disruptions", "What goes wrong in each scenario: scope country / ore_origin / "
-     "processing_country / supplier / any_link (any of the three countries) / spot, a target, "
-     "material (blank = all), years, availability (share still delivered: 0 = stop) and a "
-     "price multiplier."),
-    ("Policy", "Company rules on the plan: max_share / min_share of a country or supplier, "
-     "min_suppliers per material and year, max_avg_risk (volume-weighted risk score)."),
-    ("Sources", "Every figure used, its source and where it is used. Figures marked "
-     "UNCERTAIN and 'our assumption' are ours to revisit: check them before a decision."),
+    (
+        "Countries",
+        "Risk score per country (0 safe .. 1 most risky) and the US import tariff "
+        "in % on goods of that customs origin, per year.",
+    ),
+    (
+        "Suppliers",
+        "Where each supplier ships from, where its ore is mined and processed, its "
+        "customs origin, whether it is already qualified, its lead time (an unqualified supplier "
+        "delivers from first_year + lead_time_years), one-off qualification cost, yearly fixed "
+        "cost and an optional risk score overriding its country's.",
+    ),
+    (
+        "Offers",
+        "One row per supplier and material: contract price before tariff, smallest "
+        "yearly order, and the capacity offered to us each year (a share of the plant, not its "
+        "size).",
+    ),
+    (
+        "Scenarios",
+        "The possible futures and their probabilities (sum 1). The first is the "
+        "normal world. Demand and spot-price multipliers apply to every year.",
+    ),
+    (
+        "Disruptions",
+        "What goes wrong in each scenario: scope country / ore_origin / "
+        "processing_country / supplier / any_link (any of the three countries) / spot, a target, "
+        "material (blank = all), years, availability (share still delivered: 0 = stop) and a "
+        "price multiplier.",
+    ),
+    (
+        "Policy",
+        "Company rules on the plan: max_share / min_share of a country or supplier, "
+        "min_suppliers per material and year, max_avg_risk (volume-weighted risk score).",
+    ),
+    (
+        "Sources",
+        "Every figure used, its source and where it is used. Figures marked "
+        "UNCERTAIN and 'our assumption' are ours to revisit: check them before a decision.",
+    ),
     ("heading", "Two figures to keep apart"),
-    ("", "The 11-15 USD/kg (China) and 35-40 USD/kg (Brazil) figures are PRODUCTION COSTS "
-     "of mixed rare-earth oxide, not market prices. They appear only in the Mixed REO offers, "
-     "priced at cost plus a margin. Separated oxides (NdPr, Dy, Tb) are priced at market."),
+    (
+        "",
+        "The 11-15 USD/kg (China) and 35-40 USD/kg (Brazil) figures are PRODUCTION COSTS "
+        "of mixed rare-earth oxide, not market prices. They appear only in the Mixed REO offers, "
+        "priced at cost plus a margin. Separated oxides (NdPr, Dy, Tb) are priced at market.",
+    ),
     ("heading", "Caveats"),
-    ("", "Supplier names other than the two illustrative Chinese separators are real "
-     "companies, but every commercial term here (price, volume offered to us, minimum order, "
-     "qualification cost, lead time) is an illustrative assumption, not a quote."),
+    (
+        "",
+        "Supplier names other than the two illustrative Chinese separators are real "
+        "companies, but every commercial term here (price, volume offered to us, minimum order, "
+        "qualification cost, lead time) is an illustrative assumption, not a quote.",
+    ),
 ]
 
 # --------------------------------------------------------------------------- layout
@@ -525,8 +1097,13 @@ def _schema_comment(sheet: str, name: str) -> str:
         parts.append("Required.")
     elif col.default not in (None, "") and col.kind != "years":
         d = col.default
-        shown = ("yes" if d else "no") if isinstance(d, bool) else f"{d:g}" if isinstance(
-            d, float) else str(d)
+        shown = (
+            ("yes" if d else "no")
+            if isinstance(d, bool)
+            else f"{d:g}"
+            if isinstance(d, float)
+            else str(d)
+        )
         parts.append(f"Blank = {shown}.")
     return " ".join(parts)
 
@@ -551,8 +1128,10 @@ def _header(ws: Worksheet, sheet: str, names: list[Any]) -> None:
         elif sheet == "Settings":
             col = None
             cell.comment = _comment(
-                "Name of the setting (see the list)." if name == "setting"
-                else "Value of the setting (units in the meaning column)." if name == "value"
+                "Name of the setting (see the list)."
+                if name == "setting"
+                else "Value of the setting (units in the meaning column)."
+                if name == "value"
                 else EXTRA_COLUMNS[name]
             )
         else:
@@ -606,8 +1185,13 @@ def _fit(ws: Worksheet, names: list[Any], rows: list[list[Any]], widths: dict) -
             width = 8
         else:
             longest = max(
-                [len(str(name))] + [len(f"{r[j - 1]:,}") if isinstance(r[j - 1], int | float)
-                                    else len(str(r[j - 1] or "")) for r in rows]
+                [len(str(name))]
+                + [
+                    len(f"{r[j - 1]:,}")
+                    if isinstance(r[j - 1], int | float)
+                    else len(str(r[j - 1] or ""))
+                    for r in rows
+                ]
             )
             width = min(max(10, longest + 2), 60)
         ws.column_dimensions[get_column_letter(j)].width = width
@@ -693,8 +1277,9 @@ def _demand(ws: Worksheet) -> None:
 
 def _countries(ws: Worksheet) -> None:
     names: list[Any] = ["country", "risk_score", *YEARS, "note"]
-    rows = [[c["country"], c["risk_score"], *([c["tariff"]] * len(YEARS)), c["note"]]
-            for c in COUNTRIES]
+    rows = [
+        [c["country"], c["risk_score"], *([c["tariff"]] * len(YEARS)), c["note"]] for c in COUNTRIES
+    ]
     _table(ws, "Countries", names, rows, freeze="B2", widths={"note": 70})
 
 

@@ -95,10 +95,23 @@ def compile_model(model: pyo.ConcreteModel, options: SolveOptions) -> CompiledMo
     a = info.A.tocsc()
     h = highspy.Highs()
     h.setOptionValue("output_flag", options.verbose)
-    h.passModel(n, m, a.nnz, int(highspy.MatrixFormat.kColwise), int(highspy.ObjSense.kMinimize),
-                float(info.c_offset[0]), cost, lower, upper, row_lower, row_upper,
-                a.indptr.astype(np.int32), a.indices.astype(np.int32), a.data.astype(float),
-                integrality)
+    h.passModel(
+        n,
+        m,
+        a.nnz,
+        int(highspy.MatrixFormat.kColwise),
+        int(highspy.ObjSense.kMinimize),
+        float(info.c_offset[0]),
+        cost,
+        lower,
+        upper,
+        row_lower,
+        row_upper,
+        a.indptr.astype(np.int32),
+        a.indices.astype(np.int32),
+        a.data.astype(float),
+        integrality,
+    )
     h.setOptionValue("time_limit", float(options.time_limit_s))
     h.setOptionValue("mip_rel_gap", float(options.mip_gap))
     h.setOptionValue("random_seed", 0)
@@ -108,8 +121,9 @@ def compile_model(model: pyo.ConcreteModel, options: SolveOptions) -> CompiledMo
     return CompiledModel(cols, [r[0] for r in info.rows], h, t1 - t0, t2 - t1)
 
 
-def solve(model: pyo.ConcreteModel, options: SolveOptions,
-          start: list[tuple[object, float]] | None = None) -> tuple[SolveReport, CompiledModel]:
+def solve(
+    model: pyo.ConcreteModel, options: SolveOptions, start: list[tuple[object, float]] | None = None
+) -> tuple[SolveReport, CompiledModel]:
     """Solve and load the incumbent (if any) into the model's variables.
 
     `start` pairs Pyomo variables with values of a known feasible plan (a MIP start).
@@ -127,9 +141,12 @@ def solve(model: pyo.ConcreteModel, options: SolveOptions,
     info = h.getInfo()
     has_plan = info.primal_solution_status == 2  # kSolutionStatusFeasible
     report = SolveReport(
-        status=_status(status, has_plan), highs_status=h.modelStatusToString(status),
-        solve_seconds=h.getRunTime(), compile_seconds=cm.compile_seconds,
-        handoff_seconds=cm.handoff_seconds)
+        status=_status(status, has_plan),
+        highs_status=h.modelStatusToString(status),
+        solve_seconds=h.getRunTime(),
+        compile_seconds=cm.compile_seconds,
+        handoff_seconds=cm.handoff_seconds,
+    )
     if report.has_solution:
         values = h.getSolution().col_value
         for v in model.component_data_objects(pyo.Var):  # in no row: any value, take 0

@@ -41,16 +41,23 @@ def problem(
     for name, kw in suppliers.items():
         kw = dict(kw)
         c = kw.pop("country")
-        sups[name] = Supplier(name=name, country=c, ore_origin=kw.pop("ore_origin", c),
-                              processing_country=kw.pop("processing_country", c),
-                              tariff_country=kw.pop("tariff_country", c), **kw)
+        sups[name] = Supplier(
+            name=name,
+            country=c,
+            ore_origin=kw.pop("ore_origin", c),
+            processing_country=kw.pop("processing_country", c),
+            tariff_country=kw.pop("tariff_country", c),
+            **kw,
+        )
     offs = {}
     for (sname, m), kw in offers.items():
         kw = dict(kw)
         cap = series(kw.pop("capacity"))
         offs[(sname, m)] = Offer(sname, m, capacity_t=cap, **kw)
-    scs = [Scenario(*sc) if isinstance(sc, tuple) else Scenario(**sc)
-           for sc in (scenarios or [("base", 1.0)])]
+    scs = [
+        Scenario(*sc) if isinstance(sc, tuple) else Scenario(**sc)
+        for sc in (scenarios or [("base", 1.0)])
+    ]
 
     def span(kw) -> tuple[int, ...]:
         lo, hi = kw.pop("from_year", yrs[0]), kw.pop("to_year", yrs[-1])
@@ -59,16 +66,37 @@ def problem(
     dis = []
     for i, kw in enumerate(disruptions or []):
         kw = dict(kw)
-        dis.append(Disruption(scenario=kw.pop("scenario"), scope=kw.pop("scope"),
-                              target=kw.pop("target", None), material=kw.pop("material", None),
-                              years=span(kw), row=i + 2, **kw))
+        dis.append(
+            Disruption(
+                scenario=kw.pop("scenario"),
+                scope=kw.pop("scope"),
+                target=kw.pop("target", None),
+                material=kw.pop("material", None),
+                years=span(kw),
+                row=i + 2,
+                **kw,
+            )
+        )
     rls = []
     for i, kw in enumerate(rules or []):
         kw = dict(kw)
-        rls.append(Rule(rule=kw.pop("rule"), scope=kw.pop("scope", None),
-                        target=kw.pop("target", None), material=kw.pop("material", None),
-                        years=span(kw), value=kw.pop("value"), row=i + 2))
-    ctry = {c: Country(name=c, risk_score=kw.get("risk_score", 0.0),
-                       tariff_pct=series(kw["tariff"]) if "tariff" in kw else {})
-            for c, kw in (countries or {}).items()}
+        rls.append(
+            Rule(
+                rule=kw.pop("rule"),
+                scope=kw.pop("scope", None),
+                target=kw.pop("target", None),
+                material=kw.pop("material", None),
+                years=span(kw),
+                value=kw.pop("value"),
+                row=i + 2,
+            )
+        )
+    ctry = {
+        c: Country(
+            name=c,
+            risk_score=kw.get("risk_score", 0.0),
+            tariff_pct=series(kw["tariff"]) if "tariff" in kw else {},
+        )
+        for c, kw in (countries or {}).items()
+    }
     return Problem(s, mats, dem, ctry, sups, offs, scs, dis, rls)

@@ -42,13 +42,20 @@ def test_solve_spec_example_2_figures(ex2, tmp_path):
     assert out["objective_usd"] == pytest.approx(1_136_363.636, rel=1e-8)
     assert out["evpi_usd"] == pytest.approx(298_181.818, rel=1e-8)
     assert out["vss_usd"] == pytest.approx(1_445_454.545, rel=1e-8)
-    for key in ("cvar_usd", "mip_gap", "solve_seconds", "price_of_resilience_usd",
-                "value_of_resilience_usd"):
+    for key in (
+        "cvar_usd",
+        "mip_gap",
+        "solve_seconds",
+        "price_of_resilience_usd",
+        "value_of_resilience_usd",
+    ):
         assert key in out
 
 
-@pytest.mark.parametrize("recourse, objective, evpi", [
-    ("nonanticipative", 920_000, 153_600), ("clairvoyant", 766_400, 0)])
+@pytest.mark.parametrize(
+    "recourse, objective, evpi",
+    [("nonanticipative", 920_000, 153_600), ("clairvoyant", 766_400, 0)],
+)
 def test_solve_spec_example_4_both_recourse_modes(tmp_path, recourse, objective, evpi):
     src = write_workbook(tmp_path / "ex4.xlsx", example_4(recourse))
     out = last_json(run("solve", src, "-o", tmp_path / "plan.xlsx", "--json"))
@@ -84,7 +91,8 @@ def test_edited_plan_is_costed_and_every_breach_listed(ex2, tmp_path):
     assert "capacity" in text and "lead time" in text
     # 2025: 25 t of CN1 at 40 $/kg (surplus written off) + 5 t BR1 at 70 $/kg, all paid
     assert out["scenario_costs_usd"]["normal"] == pytest.approx(
-        100_000 + 25 * 40_000 + 5 * 70_000 + 10 * 70_000 / 1.1)
+        100_000 + 25 * 40_000 + 5 * 70_000 + 10 * 70_000 / 1.1
+    )
 
 
 def test_existing_output_needs_force(ex2, tmp_path):

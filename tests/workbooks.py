@@ -25,8 +25,10 @@ def write_workbook(path: Path, sheets: dict[str, list[list]]) -> Path:
 def example_1() -> dict[str, list[list]]:
     return {
         "Settings": [["setting", "value"], ["first_year", 2025], ["last_year", 2025]],
-        "Materials": [["material", "spot_price_usd_per_kg", "shortfall_penalty_usd_per_kg"],
-                      ["NdPr", 100, 1000]],
+        "Materials": [
+            ["material", "spot_price_usd_per_kg", "shortfall_penalty_usd_per_kg"],
+            ["NdPr", 100, 1000],
+        ],
         "Demand": [["material", 2025], ["NdPr", 10]],
         "Countries": [["country", "risk_score", " 2025 "], ["CN", None, 20]],
         "Suppliers": [["supplier", "country", "qualified"], ["A", "CN", "yes"]],
@@ -36,34 +38,68 @@ def example_1() -> dict[str, list[list]]:
 
 def example_2() -> dict[str, list[list]]:
     return {
-        "Settings": [["setting", "value"], ["first_year", 2025], ["last_year", 2026],
-                     ["discount_rate", 0.1]],
-        "Materials": [["material", "spot_price_usd_per_kg", "spot_max_t",
-                       "shortfall_penalty_usd_per_kg", "max_stock_t"], ["M", 100, 0, 1000, 0]],
+        "Settings": [
+            ["setting", "value"],
+            ["first_year", 2025],
+            ["last_year", 2026],
+            ["discount_rate", 0.1],
+        ],
+        "Materials": [
+            [
+                "material",
+                "spot_price_usd_per_kg",
+                "spot_max_t",
+                "shortfall_penalty_usd_per_kg",
+                "max_stock_t",
+            ],
+            ["M", 100, 0, 1000, 0],
+        ],
         "Demand": [["material", 2025, 2026], ["M", 10, 10]],
-        "Suppliers": [["supplier", "country", "qualified", "lead_time_years",
-                       "qualification_cost_usd"],
-                      ["CN1", "CN", "yes", None, None], ["BR1", "BR", "no", 1, 100000]],
-        "Offers": [["supplier", "material", "price_usd_per_kg", 2025, 2026],
-                   ["CN1", "M", 40, 20, 20], ["BR1", "M", 70, 20, 20]],
+        "Suppliers": [
+            ["supplier", "country", "qualified", "lead_time_years", "qualification_cost_usd"],
+            ["CN1", "CN", "yes", None, None],
+            ["BR1", "BR", "no", 1, 100000],
+        ],
+        "Offers": [
+            ["supplier", "material", "price_usd_per_kg", 2025, 2026],
+            ["CN1", "M", 40, 20, 20],
+            ["BR1", "M", 70, 20, 20],
+        ],
         "Scenarios": [["scenario", "probability"], ["normal", 0.8], ["ban", 0.2]],
-        "Disruptions": [["scenario", "scope", "target", "material", "from_year", "to_year",
-                         "availability"], ["ban", "any_link", "CN", None, 2026, None, None]],
+        "Disruptions": [
+            ["scenario", "scope", "target", "material", "from_year", "to_year", "availability"],
+            ["ban", "any_link", "CN", None, 2026, None, None],
+        ],
     }
 
 
 def example_4(recourse: str = "nonanticipative") -> dict[str, list[list]]:
     return {
-        "Settings": [["setting", "value"], ["first_year", 2025], ["last_year", 2027],
-                     ["recourse", recourse]],
-        "Materials": [["material", "spot_price_usd_per_kg", "spot_max_t",
-                       "shortfall_penalty_usd_per_kg", "holding_cost_usd_per_kg_year"],
-                      ["M", 60, 4, 300, 2]],
+        "Settings": [
+            ["setting", "value"],
+            ["first_year", 2025],
+            ["last_year", 2027],
+            ["recourse", recourse],
+        ],
+        "Materials": [
+            [
+                "material",
+                "spot_price_usd_per_kg",
+                "spot_max_t",
+                "shortfall_penalty_usd_per_kg",
+                "holding_cost_usd_per_kg_year",
+            ],
+            ["M", 60, 4, 300, 2],
+        ],
         "Demand": [["material", 2025, 2026, 2027], ["M", 10, 10, 10]],
         "Suppliers": [["supplier", "country", "qualified"], ["CN1", "CN", "yes"]],
-        "Offers": [["supplier", "material", "price_usd_per_kg", 2025, 2026, 2027],
-                   ["CN1", "M", 20, 10, 10, 10]],
+        "Offers": [
+            ["supplier", "material", "price_usd_per_kg", 2025, 2026, 2027],
+            ["CN1", "M", 20, 10, 10, 10],
+        ],
         "Scenarios": [["scenario", "probability"], ["normal", 0.6], ["ban", 0.4]],
-        "Disruptions": [["scenario", "scope", "target", "from_year", "availability"],
-                        ["ban", "any_link", "CN", 2027, 0]],
+        "Disruptions": [
+            ["scenario", "scope", "target", "from_year", "availability"],
+            ["ban", "any_link", "CN", 2027, 0],
+        ],
     }
