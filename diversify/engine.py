@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import pyomo.environ as pyo
 
-from diversify.data import Problem
+from diversify.data import Problem, Rule
 from diversify.derive import (
     ScenarioData,
     ScenarioTree,
@@ -84,15 +84,49 @@ def optimise(
     tree = scenario_tree(scenarios, problem.years, problem.settings.recourse)
     sm = build_model(problem, scenarios, tree, risk_aversion)
     report, _ = solve(sm.model, options, start=_start_values(sm, start) if start else None)
+    if report.status == "infeasible":
+        raise InfeasibleError(diagnose(problem, scenarios, options))
     if not report.has_solution:
-        status = "infeasible" if report.status == "infeasible" else "time_limit"
         raise InfeasibleError(
-            "no plan keeps every rule"
-            if status == "infeasible"
-            else f"no plan found within the time limit of {options.time_limit_s:g} s",
-            status=status,
+            f"no plan found within the time limit of {options.time_limit_s:g} s "
+            "(raise time_limit_s in Settings, or loosen mip_gap)",
+            status="time_limit",
         )
     return _outcome(sm, report)
+
+
+def diagnose(problem: Problem, scenarios: list[ScenarioData], options: SolveOptions) -> str:
+    """Which policy rules, materials and years conflict: the least total violation.
+
+    Every policy row may be broken at a cost of one per tonne (or per missing
+    supplier); the rows that must give are the conflict.
+    """
+    tree = scenario_tree(scenarios, problem.years, problem.settings.recourse)
+    sm = build_model(problem, scenarios, tree, 0.0, elastic=True)
+    report, _ = solve(sm.model, options)
+    if not report.has_solution:
+        return "no plan keeps every rule (the rules that conflict could not be isolated)"
+    where: dict[tuple[str, int], list[str]] = {}
+    for (r_i, m, t), var in sm.model.violation.items():
+        if (var.value or 0.0) > 1e-6:
+            rules = sm.count_rules[(m, t)] if r_i == "min_suppliers" else [problem.rules[r_i]]
+            where.setdefault((m, t), []).extend(r.label for r in rules)
+    if not where:
+        return "no plan keeps every rule"
+    lines = []
+    for (m, t), labels in sorted(where.items()):
+        others = [r.label for r in problem.rules if r.label not in labels and covers(r, m, t)]
+        line = f"  {m} {t}: {', '.join(dict.fromkeys(labels))} cannot hold"
+        lines.append(line + (f" together with {', '.join(others)}" if others else ""))
+    return (
+        "no plan keeps every rule. Where the rules conflict with each other or with the "
+        "offers (capacity, lead times, minimum orders); loosen one of them:\n" + "\n".join(lines)
+    )
+
+
+def covers(rule: Rule, material: str, year: int) -> bool:
+    """Does a policy rule apply to this material and year?"""
+    return (rule.material in (None, material)) and year in rule.years
 
 
 def export_core_model(problem: Problem, scenarios: list[ScenarioData], path) -> None:

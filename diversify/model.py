@@ -58,6 +58,7 @@ class SourcingModel:
     use: dict = field(default_factory=dict)
     floor_t: dict[tuple[str, str, int], float] = field(default_factory=dict)
     count_rules: dict[tuple[str, int], list[Rule]] = field(default_factory=dict)
+    elastic: bool = False  # policy rows may be broken at a price (diagnosis)
 
     @property
     def years(self) -> list[int]:
@@ -70,10 +71,18 @@ def build_model(
     tree: ScenarioTree,
     risk_aversion: float,
     fixed_plan: dict[tuple[str, str, int], float] | None = None,
+    elastic: bool = False,
 ) -> SourcingModel:
-    """Build the MILP (or, with `fixed_plan`, the recovery LP of a given plan)."""
+    """Build the MILP (or, with `fixed_plan`, the recovery LP of a given plan).
+
+    `elastic`: every policy row gets a violation variable and the objective becomes
+    the total violation: which rules, materials and years must give for a plan to exist.
+    """
     sm = SourcingModel(problem, scenarios, tree, risk_aversion, fixed_plan)
     sm.count_rules = rules_by_material_year(problem, "min_suppliers")
+    sm.elastic = elastic
+    if elastic:
+        sm.model.violation = pyo.Var(pyo.Any, dense=False, domain=pyo.NonNegativeReals)
     if fixed_plan is None:
         add_plan_variables(sm)
         add_capacity_and_min_order(sm)
@@ -212,13 +221,13 @@ def add_min_suppliers(sm: SourcingModel) -> None:
         buys = [b for (s, mm, tt), b in sm.buy.items() if mm == m and tt == t]
         if need <= 0:
             continue
-        if len(buys) < need:
+        if len(buys) < need and not sm.elastic:
             worst = max(rules, key=lambda r: r.value)
             raise InfeasibleError(
                 f"{worst.label} cannot hold for {m} in {t}: only {len(buys)} offer(s) can "
                 f"deliver {m} that year (capacity, lead times and minimum orders counted)"
             )
-        rows[(m, t)] = pyo.quicksum(buys) >= need
+        rows[(m, t)] = pyo.quicksum(buys) + _violation(sm, "min_suppliers", m, t) >= need
     sm.model.min_suppliers = _constraints(rows)
 
 
@@ -240,9 +249,11 @@ def _share_rows(sm: SourcingModel, kind: str) -> dict:
                 matched = pyo.quicksum(x for x, hit in terms if hit)
                 total = pyo.quicksum(x for x, _ in terms)
                 if kind == "max_share":
-                    rows[(r_i, m, t)] = matched - r.value * total <= 0
+                    slack = _violation(sm, r_i, m, t)
+                    rows[(r_i, m, t)] = matched - r.value * total - slack <= 0
                 else:
-                    rows[(r_i, m, t)] = matched - r.value * total >= 0
+                    slack = _violation(sm, r_i, m, t)
+                    rows[(r_i, m, t)] = matched - r.value * total + slack >= 0
     return rows
 
 
@@ -271,7 +282,8 @@ def add_max_avg_risk(sm: SourcingModel) -> None:
                     if mm == m and tt == t
                 ]
                 if any(c > 0 for c, _ in terms):
-                    rows[(r_i, m, t)] = pyo.quicksum(c * x for c, x in terms) <= 0
+                    slack = _violation(sm, r_i, m, t)
+                    rows[(r_i, m, t)] = pyo.quicksum(c * x for c, x in terms) - slack <= 0
     sm.model.max_avg_risk = _constraints(rows)
 
 
@@ -407,6 +419,9 @@ def add_objective(sm: SourcingModel) -> None:
     The CVaR terms (Rockafellar-Uryasev) are left out when λ = 0.
     """
     mdl, lam = sm.model, sm.risk_aversion
+    if sm.elastic:
+        mdl.objective = pyo.Objective(expr=pyo.quicksum(mdl.violation.values()))
+        return
     probs = [w.probability for w in sm.scenarios]
     expected = pyo.quicksum(pi * mdl.cost[i] for i, pi in enumerate(probs))
     if lam > 0:
@@ -425,6 +440,14 @@ def add_objective(sm: SourcingModel) -> None:
 
 
 # ---------------------------------------------------------------- helpers
+
+
+def _violation(sm: SourcingModel, *key):
+    """0, or in an elastic model the amount by which a policy row may be broken.
+
+    key: (rule index, material, year), or ("min_suppliers", material, year).
+    """
+    return sm.model.violation[key] if sm.elastic else 0
 
 
 def _constraints(rows: dict) -> pyo.Constraint:

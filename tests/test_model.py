@@ -404,3 +404,20 @@ def test_evaluating_the_solved_plan_reproduces_the_objective():
             p, core.plan, scenario_data(p), p.settings.risk_aversion, settings_options(p)
         )
         assert again.objective == pytest.approx(core.objective, rel=1e-9)
+
+
+def test_conflicting_rules_are_named_with_materials_and_years():
+    # two suppliers must be used, but CN may carry nothing and AU is the only other:
+    # min_suppliers 2 and max_share CN 0 cannot both hold
+    p = one_year(
+        TWO,
+        rules=[
+            dict(rule="min_suppliers", value=2),
+            dict(rule="max_share", scope="country", target="CN", value=0.0),
+        ],
+    )
+    with pytest.raises(InfeasibleError) as err:
+        solve(p)
+    msg = str(err.value)
+    assert "M 2025" in msg
+    assert "Policy row" in msg or "min_suppliers" in msg
