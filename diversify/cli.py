@@ -184,11 +184,10 @@ def init(path: Path, force: bool) -> None:
     Example:
       diversify init inputs/my_sourcing.xlsx
     """
-    from diversify.pipeline import check_output
-    from diversify.sample import write_sample
+    from diversify.excel_out import save_atomic
+    from diversify.sample import build_workbook
 
-    check_output(path, force)
-    write_sample(path)
+    save_atomic(build_workbook(), path, force)
     click.echo(f"Sample workbook written to {path}", err=True)
 
 

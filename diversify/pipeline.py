@@ -10,7 +10,7 @@ import hashlib
 import platform
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import highspy
@@ -88,7 +88,12 @@ def solve_workbook(
     if output is not None:
         progress("writing the plan workbook")
         write_plan_workbook(
-            output, problem, results, raw.sheets, run_info(input_path, "solve", start), force
+            output,
+            problem,
+            results,
+            raw.sheets,
+            run_info(input_path, "solve", start, problem),
+            force,
         )
     return Run(problem, results, output, time.perf_counter() - start)
 
@@ -105,9 +110,9 @@ def evaluate_workbook(
     check_output(output, force)
     progress("reading the plan workbook")
     raw = load_raw(plan_path)
-    inputs, plan_rows = split_plan_workbook(raw)
-    if plan_rows is None or not inputs:
-        missing = "Plan" if plan_rows is None else "Input Settings, Input Offers, ..."
+    inputs, plan_sheet = split_plan_workbook(raw)
+    if plan_sheet is None or not inputs:
+        missing = "Plan" if plan_sheet is None else "Input Settings, Input Offers, ..."
         raise InputError(
             [
                 Issue(
@@ -119,7 +124,9 @@ def evaluate_workbook(
             ]
         )
     problem = parse(input_copy(raw, inputs))
-    plan = read_plan_sheet(plan_rows, problem)
+    plan = read_plan_sheet(
+        raw.sheets[plan_sheet], problem, raw.uncached_formulas.get(plan_sheet, set())
+    )
     progress("costing the plan under every scenario")
     outcome = evaluate(
         problem,
@@ -132,7 +139,7 @@ def evaluate_workbook(
     if output is not None:
         progress("writing the evaluated workbook")
         write_plan_workbook(
-            output, problem, results, inputs, run_info(plan_path, "evaluate", start), force
+            output, problem, results, inputs, run_info(plan_path, "evaluate", start, problem), force
         )
     return Run(problem, results, output, time.perf_counter() - start)
 
@@ -156,7 +163,7 @@ def input_copy(raw: RawWorkbook, inputs: dict[str, list[list]]) -> RawWorkbook:
     return RawWorkbook(sheets=inputs, uncached_formulas=uncached)
 
 
-def run_info(path: Path, command: str, start: float) -> dict[str, object]:
+def run_info(path: Path, command: str, start: float, problem: Problem) -> dict[str, object]:
     """The run's metadata for the `Run` sheet."""
     digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
     return {
@@ -168,4 +175,4 @@ def run_info(path: Path, command: str, start: float) -> dict[str, object]:
         "python": platform.python_version(),
         "started": time.strftime("%Y-%m-%d %H:%M:%S"),
         "run_seconds": round(time.perf_counter() - start, 3),
-    }
+    } | {f"setting {k}": v for k, v in asdict(problem.settings).items()}

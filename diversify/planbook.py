@@ -145,8 +145,13 @@ def _cellable(v):
 # ---------------------------------------------------------------- reading a plan back
 
 
-def read_plan_sheet(rows: list[list], problem: Problem) -> dict[tuple[str, str, int], float]:
-    """The `Plan` sheet as {(supplier, material, year): t}; every problem found at once."""
+def read_plan_sheet(
+    rows: list[list], problem: Problem, uncached: set[tuple[int, int]] = frozenset()
+) -> dict[tuple[str, str, int], float]:
+    """The `Plan` sheet as {(supplier, material, year): t}; every problem found at once.
+
+    `uncached`: (row, column) of formula cells saved without a value.
+    """
     from diversify.reader import number_or_issue  # one number parser for every sheet
 
     issues: list[Issue] = []
@@ -183,6 +188,16 @@ def read_plan_sheet(rows: list[list], problem: Problem) -> dict[tuple[str, str, 
     for t in years:
         if t not in cols.values():
             issues.append(Issue(PLAN_SHEET, 1, None, f"no column for year {t}"))
+    for r, c in sorted(uncached):
+        issues.append(
+            Issue(
+                PLAN_SHEET,
+                r,
+                str(header[c - 1]) if c <= len(header) else None,
+                "a formula with no saved value: open the workbook in Excel or "
+                "LibreOffice, recalculate and save it",
+            )
+        )
     plan: dict[tuple[str, str, int], float] = {}
     seen: dict[tuple[str, str], int] = {}
     for i, row in enumerate(rows[1:], start=2):
@@ -245,12 +260,12 @@ def _ident(v) -> str:
     return "" if v is None else str(v).strip()
 
 
-def split_plan_workbook(raw) -> tuple[dict[str, list[list]], list[list] | None]:
-    """The input copies (by their original sheet names) and the Plan sheet's rows."""
+def split_plan_workbook(raw) -> tuple[dict[str, list[list]], str | None]:
+    """The input copies (by their original sheet names) and the Plan sheet's name."""
     inputs, plan = {}, None
     for name, rows in raw.sheets.items():
         if name.strip().lower() == PLAN_SHEET.lower():
-            plan = rows
+            plan = name
         elif name.startswith(INPUT_PREFIX):
             inputs[name[len(INPUT_PREFIX) :]] = rows
     return inputs, plan

@@ -140,7 +140,7 @@ COUNTRIES: list[dict[str, Any]] = [
         country=CHINA,
         risk_score=0.8,
         tariff=CHINA_TARIFF_PCT,
-        note="~70 % of mining, ~90 % of processing, ~99 % of heavy REE separation; "
+        note="~60-70 % of mining, ~90 % of processing, ~99 % of heavy REE separation; "
         "export licences since April 2025. Tariff: assumption, check the current schedule.",
     ),
     dict(
@@ -179,7 +179,7 @@ SUPPLIERS: list[dict[str, Any]] = [
         ore_origin=AUSTRALIA,
         qualified="yes",
         annual_fixed_cost_usd=75_000,
-        note="Mt Weld ore, separated in Malaysia; first Dy/Tb oxide outside China in 2025",
+        note="Australian ore, separated in Malaysia; first Dy/Tb oxide outside China in 2025",
     ),
     dict(
         supplier="MP Materials",
@@ -217,7 +217,7 @@ SUPPLIERS: list[dict[str, Any]] = [
         lead_time_years=1,
         qualification_cost_usd=100_000,
         annual_fixed_cost_usd=40_000,
-        note="Mixed rare-earth concentrate made in Brazil (Pela Ema ionic clay)",
+        note="Mixed rare-earth concentrate made in Brazil from ionic clay",
     ),
     dict(
         supplier="Serra Verde via China",
@@ -247,11 +247,11 @@ SUPPLIERS: list[dict[str, Any]] = [
         country=ESTONIA,
         ore_origin=EX_CHINA_FEED,
         qualified="no",
-        lead_time_years=1,
+        lead_time_years=0,
         qualification_cost_usd=150_000,
         annual_fixed_cost_usd=50_000,
-        note="Neo Performance Materials, Narva separation and magnet plant; feed ex-China "
-        "(assumption)",
+        note="Neo Performance Materials, Narva: a long-running separation plant, so it can "
+        "qualify within the first year (assumption); feed ex-China (assumption)",
     ),
     dict(
         supplier="Arafura Nolans",
@@ -450,8 +450,8 @@ OFFERS: list[dict[str, Any]] = [
         material=NDPR,
         price_usd_per_kg=85,
         min_order_t=10,
-        capacity=_ramp(30, 50, 80),
-        note="Ramp-up 2026; Europe NdPr 82.5-85 USD/kg",
+        capacity=_ramp(50, 60, 80),
+        note="Magnet plant ramp-up 2026; Europe NdPr 82.5-85 USD/kg",
     ),
     dict(
         supplier="Arafura Nolans",
@@ -684,6 +684,13 @@ SOURCES: list[tuple[str, str, str, str, str]] = [
         SOURCED,
     ),
     (
+        "Reserves",
+        "China 44 Mt, Brazil 21 Mt, Australia 5.7 Mt, US 1.9 Mt",
+        "USGS MCS 2025",
+        "Countries: notes; choice of Brazilian and Australian suppliers",
+        SOURCED,
+    ),
+    (
         "Ore-to-oxide production cost, China",
         "11-15 USD/kg (production cost, not a price)",
         "Benchmark Mineral Intelligence, via TRT World 2025",
@@ -827,7 +834,7 @@ SOURCES: list[tuple[str, str, str, str, str]] = [
         "Neo Performance, Narva (Estonia)",
         "2,000 t/yr magnets, scalable to 5,000; ramp-up 2026",
         "Automotive World; Argus 2025",
-        "Offers: Neo Narva 30-80 t NdPr to us",
+        "Offers: Neo Narva 50-80 t NdPr to us",
         SOURCED,
     ),
     (
@@ -976,7 +983,8 @@ README_TEXT: list[tuple[str, str]] = [
         "the year as a number. A blank cell takes its default (a blank year cell is 0). Type "
         "plain numbers: no thousands separators, no % signs (tariffs are typed as 25 for 25 %). "
         "Columns named note or source, and this sheet and Sources, are ignored by diversify: "
-        "use them for your own comments. Do not type formulas you do not want to recalculate.",
+        "use them for your own comments. Prefer plain values to formulas: a formula is read "
+        "through the result Excel saved with it, so save the file in Excel after editing.",
     ),
     ("heading", "Units"),
     (
@@ -984,7 +992,8 @@ README_TEXT: list[tuple[str, str]] = [
         "Quantities in metric tonnes (t); prices in USD per kg; money in USD; shares, "
         "probabilities, availabilities and risk scores as fractions 0..1 (0.6 = 60 %); tariffs "
         "in percent. Cost of q tonnes at p USD/kg = 1,000 x q x p USD. Costs are discounted to "
-        "2026 at discount_rate.",
+        "2026 at discount_rate. Spot prices are entered duty-paid: diversify adds no tariff "
+        "to spot purchases.",
     ),
     ("heading", "Sheets"),
     (
@@ -1045,6 +1054,16 @@ README_TEXT: list[tuple[str, str]] = [
         "The 11-15 USD/kg (China) and 35-40 USD/kg (Brazil) figures are PRODUCTION COSTS "
         "of mixed rare-earth oxide, not market prices. They appear only in the Mixed REO offers, "
         "priced at cost plus a margin. Separated oxides (NdPr, Dy, Tb) are priced at market.",
+    ),
+    ("heading", "What the sample is built to show"),
+    (
+        "",
+        "Cheap Chinese oxide against dearer ex-China contracts that ramp up from 2027; a "
+        "two-year Chinese stop on Dy and Tb (2027-2028) that only stock built in 2026 and "
+        "early ex-China contracts can bridge; a policy cap on China-linked NdPr from 2028 that "
+        "brings in Lynas, Iluka and others; Serra Verde's Brazilian ore separated in China, "
+        "which a Chinese ban still reaches (any_link); and the price of resilience: what the "
+        "plan costs more than the least-cost plan in a normal world.",
     ),
     ("heading", "Caveats"),
     (
@@ -1200,13 +1219,15 @@ def _fit(ws: Worksheet, names: list[Any], rows: list[list[Any]], widths: dict) -
                 ws.cell(row=i, column=j).alignment = Alignment(wrap_text=True, vertical="top")
 
 
-def _dropdown(ws: Worksheet, col: int, last_row: int, formula: str, prompt: str) -> None:
+def _dropdown(
+    ws: Worksheet, col: int, last_row: int, formula: str, prompt: str, first_row: int = 2
+) -> None:
     dv = DataValidation(type="list", formula1=formula, allow_blank=True)
     dv.error, dv.errorTitle = f"Choose one of the list ({prompt}).", "diversify"
     dv.prompt, dv.promptTitle = prompt, "diversify"
     dv.showErrorMessage = dv.showInputMessage = True
     letter = get_column_letter(col)
-    dv.add(f"{letter}2:{letter}{last_row}")
+    dv.add(f"{letter}{first_row}:{letter}{last_row}")
     ws.add_data_validation(dv)
 
 
@@ -1259,7 +1280,8 @@ def _settings(ws: Worksheet) -> None:
         elif isinstance(value, float):
             cell.number_format = "0.00"
         if key == "recourse":
-            _dropdown(ws, 2, i, _choices(["nonanticipative", "clairvoyant"]), "recourse")
+            words = ["nonanticipative", "clairvoyant"]
+            _dropdown(ws, 2, i, _choices(words), "recourse", first_row=i)
 
 
 def _materials(ws: Worksheet) -> None:
@@ -1324,10 +1346,18 @@ def _policy(ws: Worksheet) -> None:
 
 
 def _sources(ws: Worksheet) -> None:
-    names = ["figure", "value", "source", "used in", "status"]
-    for j, name in enumerate(names, start=1):
+    names = {
+        "figure": "What the figure is.",
+        "value": "The figure as published (or as we assume it).",
+        "source": "Where it comes from; '-' for our own assumptions.",
+        "used in": "The sheet and column where the sample uses it.",
+        "status": f"'{SOURCED}': a published figure; '{UNCERTAIN}': published but the "
+        f"project or date is uncertain; '{ASSUMPTION}': ours, to be checked.",
+    }
+    for j, (name, meaning) in enumerate(names.items(), start=1):
         cell = ws.cell(row=1, column=j, value=name)
         cell.font, cell.fill = HEADER_FONT, HEADER_FILL
+        cell.comment = _comment(meaning + " Ignored by diversify.")
     for i, row in enumerate(SOURCES, start=2):
         for j, value in enumerate(row, start=1):
             cell = ws.cell(row=i, column=j, value=value)
