@@ -26,6 +26,7 @@ from diversify.errors import OutputExistsError
 HEADER_FILL = PatternFill("solid", fgColor="1F4E78")
 HEADER_FONT = Font(bold=True, color="FFFFFF")
 TITLE_FONT = Font(bold=True, size=14)
+SUBTITLE_FONT = Font(bold=True, size=11)
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 FORMATS = {
@@ -60,31 +61,38 @@ def write_table(
     df: pd.DataFrame,
     formats: dict[str, str] | None = None,
     start_row: int = 1,
+    start_col: int = 1,
     comments: dict[str, str] | None = None,
     freeze: str | None = None,
     autofilter: bool = True,
 ) -> None:
-    """A header row and the frame's rows, number formats per column, frozen, filtered."""
-    formats = formats or {}
-    for j, name in enumerate(df.columns, start=1):
+    """A header row and the frame's rows, number formats per column, frozen, filtered.
+
+    `formats` maps a column name to a key of FORMATS (or a number format).
+    """
+    formats = {str(k): v for k, v in (formats or {}).items()}
+    comments = {str(k): v for k, v in (comments or {}).items()}
+    for j, name in enumerate(df.columns, start=start_col):
         cell = ws.cell(start_row, j)
         safe_value(cell, name)
         cell.font, cell.fill = HEADER_FONT, HEADER_FILL
         cell.alignment = Alignment(wrap_text=True, vertical="top")
-        if comments and str(name) in comments:
+        if str(name) in comments:
             cell.comment = Comment(comments[str(name)], "diversify")
     for i, row in enumerate(df.itertuples(index=False), start=start_row + 1):
-        for j, value in enumerate(row, start=1):
+        for j, value in enumerate(row, start=start_col):
             safe_value(ws.cell(i, j), _plain(value))
-    for j, name in enumerate(df.columns, start=1):
+    for j, name in enumerate(df.columns, start=start_col):
         fmt = formats.get(str(name))
         if fmt:
             for i in range(start_row + 1, start_row + 1 + len(df)):
                 ws.cell(i, j).number_format = FORMATS.get(fmt, fmt)
     if autofilter and len(df.columns):
-        ws.auto_filter.ref = (
-            f"A{start_row}:{get_column_letter(len(df.columns))}{start_row + max(len(df), 1)}"
+        first, last = (
+            get_column_letter(start_col),
+            get_column_letter(start_col + len(df.columns) - 1),
         )
+        ws.auto_filter.ref = f"{first}{start_row}:{last}{start_row + max(len(df), 1)}"
     ws.freeze_panes = freeze or f"A{start_row + 1}"
     fit_columns(ws)
 
@@ -144,6 +152,10 @@ def save_atomic(wb: Workbook, path: Path, force: bool) -> None:
     if path.exists() and path.is_dir():
         raise OutputExistsError(f"{path} is a directory")
     path.parent.mkdir(parents=True, exist_ok=True)
+    for ws in wb.worksheets:  # printed or converted to PDF: landscape, one page wide
+        ws.page_setup.orientation = "landscape"
+        ws.sheet_properties.pageSetUpPr.fitToPage = True
+        ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:

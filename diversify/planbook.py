@@ -12,12 +12,15 @@ import math
 from pathlib import Path
 
 from openpyxl import Workbook
-from openpyxl.chart import BarChart, Reference
+from openpyxl.chart import BarChart, LineChart, Reference
+from openpyxl.formatting.rule import ColorScaleRule
+from openpyxl.utils import get_column_letter
 
 from diversify.data import Problem
 from diversify.errors import InputError, Issue
 from diversify.excel_out import (
     FORMATS,
+    SUBTITLE_FONT,
     TITLE_FONT,
     copy_sheet,
     safe_value,
@@ -53,6 +56,7 @@ def write_plan_workbook(
             for t in problem.years
         },
     )
+    _charts_sheet(wb.create_sheet("Charts"), results)
     ws = wb.create_sheet("Scenario costs")
     costs = results.scenario_costs
     write_table(
@@ -104,12 +108,140 @@ def _summary_sheet(ws, results: Results, run_info: dict[str, object]) -> None:
         fmt = UNIT_FORMAT.get(unit)
         if fmt:
             ws.cell(i, 2).number_format = FORMATS[fmt]
+    _dependence_block(ws, results, col=6, row=4)
     ws.column_dimensions["A"].width = 60
     ws.column_dimensions["B"].width = 20
+    ws.column_dimensions["D"].width = 4
+
+
+def _dependence_block(ws, results: Results, col: int, row: int) -> None:
+    """Beside the figures: dependence on China by material and year, and shortfall risk."""
+    dep = results.dependence
+    target = next((t for t in dep["target"] if t), None)
+    title = (
+        f"Share of contracted volume linked to {target} (mined, processed or shipped there)"
+        if target
+        else "No supplier is linked to China"
+    )
+    safe_value(ws.cell(row, col), title)
+    ws.cell(row, col).font = SUBTITLE_FONT
+    if target:
+        wide = dep.pivot(index="material", columns="year", values="linked_share")
+        wide = wide.reindex(list(dict.fromkeys(dep["material"]))).reset_index()
+        write_table(
+            ws,
+            wide,
+            {c: "share" for c in wide.columns if c != "material"},
+            start_row=row + 1,
+            start_col=col,
+            freeze="A5",
+            autofilter=False,
+        )
+        last = row + 1 + len(wide)
+        ws.conditional_formatting.add(
+            f"{get_column_letter(col + 1)}{row + 2}:"
+            f"{get_column_letter(col + len(wide.columns) - 1)}{last}",
+            ColorScaleRule(
+                start_type="num",
+                start_value=0,
+                start_color="FFFFFF",
+                end_type="num",
+                end_value=1,
+                end_color="F8696B",
+            ),
+        )
+        row = last + 2
+    else:
+        row += 2
+    safe_value(ws.cell(row, col), "Shortfall risk (t over the horizon)")
+    ws.cell(row, col).font = SUBTITLE_FONT
+    short = results.shortfall
+    write_table(
+        ws,
+        short,
+        {"expected_shortfall_t": "t", "worst_shortfall_t": "t"},
+        start_row=row + 1,
+        start_col=col,
+        freeze="A5",
+        autofilter=False,
+    )
 
 
 def _pct(v) -> str:
     return "n/a" if v is None else f"{v:.4%}"
+
+
+def _charts_sheet(ws, results: Results) -> None:
+    """Per material: sourcing mix by country per year, and stock over time per scenario.
+
+    Each chart's data stand in a small table at its left.
+    """
+    ws["A1"] = "Sourcing mix by country (t contracted) and stock at year end (t)"
+    ws["A1"].font = TITLE_FONT
+    row = 3
+    country = results.shares[results.shares["dimension"] == "country"]
+    for m in dict.fromkeys(results.recovery["material"]):
+        mix = (
+            country[country["material"] == m]
+            .pivot_table(index="year", columns="origin", values="volume_t", aggfunc="sum")
+            .fillna(0.0)
+        )
+        years = sorted(set(results.recovery["year"]))
+        mix = mix.reindex(years, fill_value=0.0).reset_index()
+        stock = (
+            results.recovery[results.recovery["material"] == m]
+            .pivot_table(
+                index="year", columns="scenario", values="stock_t", aggfunc="sum", sort=False
+            )
+            .reset_index()
+        )
+        safe_value(ws.cell(row, 1), m)
+        ws.cell(row, 1).font = SUBTITLE_FONT
+        write_table(
+            ws,
+            mix,
+            {c: "t" for c in mix.columns if c != "year"},
+            start_row=row + 1,
+            freeze="A2",
+            autofilter=False,
+        )
+        height = max(len(mix), 12) + 4
+        if len(mix.columns) > 1:
+            chart = BarChart()
+            chart.type, chart.grouping, chart.overlap = "col", "stacked", 100
+            chart.title, chart.y_axis.title = f"{m}: contracted volume by country", "t"
+            _add_series(chart, ws, row + 1, len(mix), 2, len(mix.columns))
+            ws.add_chart(chart, f"{get_column_letter(len(mix.columns) + 2)}{row}")
+        col = len(mix.columns) + 12
+        write_table(
+            ws,
+            stock,
+            {c: "t" for c in stock.columns if c != "year"},
+            start_row=row + 1,
+            start_col=col,
+            freeze="A2",
+            autofilter=False,
+        )
+        line = LineChart()
+        line.title, line.y_axis.title = f"{m}: stock at year end by scenario", "t"
+        _add_series(
+            line, ws, row + 1, len(stock), col + 1, col + len(stock.columns) - 1, cat_col=col
+        )
+        ws.add_chart(line, f"{get_column_letter(col + len(stock.columns) + 1)}{row}")
+        row += height + 2
+
+
+def _add_series(
+    chart, ws, header_row: int, n: int, first_col: int, last_col: int, cat_col: int = 1
+) -> None:
+    data = Reference(
+        ws, min_col=first_col, max_col=last_col, min_row=header_row, max_row=header_row + n
+    )
+    chart.add_data(data, titles_from_data=True)
+    chart.set_categories(
+        Reference(ws, min_col=cat_col, min_row=header_row + 1, max_row=header_row + n)
+    )
+    chart.height, chart.width = 7.5, 16
 
 
 def _cost_chart(ws, n_rows: int, n_cols: int) -> None:

@@ -28,6 +28,8 @@ class Results:
     shares: pd.DataFrame  # material, year, dimension, origin, volume_t, share
     concentration: pd.DataFrame  # material, year, volume_t, hhi, avg_risk
     tree: pd.DataFrame  # year, node, scenarios, material, stock_t
+    dependence: pd.DataFrame  # material, year, target, linked_share
+    shortfall: pd.DataFrame  # material, expected_shortfall_t, worst_scenario, worst_shortfall_t
     breaches: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -74,6 +76,8 @@ def tabulate(
         share_table(problem, outcome.plan),
         concentration_table(problem, outcome.plan),
         tree_table(outcome),
+        dependence_table(problem, outcome.plan),
+        shortfall_table(outcome, rec),
         list(breaches or []),
         warnings,
     )
@@ -133,12 +137,19 @@ def scenario_cost_table(outcome: Outcome) -> pd.DataFrame:
 
 
 def recovery_table(outcome: Outcome) -> pd.DataFrame:
-    rows = [[m, t, w, r["z"], r["I"], r["u"], r["e"]] for (m, t, w), r in outcome.recovery.items()]
-    df = pd.DataFrame(
+    """Spot, stock, shortfall and surplus per material, year and scenario (input order)."""
+    materials = list(dict.fromkeys(m for m, _, _ in outcome.recovery))
+    years = sorted({t for _, t, _ in outcome.recovery})
+    rows = [
+        [m, t, w, *(outcome.recovery[(m, t, w)][v] for v in ("z", "I", "u", "e"))]
+        for m in materials
+        for t in years
+        for w in outcome.scenario_names
+    ]
+    return pd.DataFrame(
         rows,
         columns=["material", "year", "scenario", "spot_t", "stock_t", "shortfall_t", "surplus_t"],
     )
-    return df.sort_values(["material", "year"], kind="stable").reset_index(drop=True)
 
 
 def _origin(problem: Problem, s: str, dim: str) -> str:
@@ -183,6 +194,56 @@ def concentration_table(problem: Problem, plan: dict) -> pd.DataFrame:
             )
             rows.append([m, t, total, hhi, risk])
     return pd.DataFrame(rows, columns=["material", "year", "volume_t", "hhi", "avg_risk"])
+
+
+DEPENDENCE_NAMES = ("china", "cn", "prc", "people's republic of china")
+
+
+def dependence_target(problem: Problem) -> str | None:
+    """The country whose links the summary tracks: China under any of its usual names."""
+    links = {
+        c
+        for s in problem.suppliers.values()
+        for c in (s.country, s.ore_origin, s.processing_country)
+    }
+    return next((c for c in sorted(links) if c.strip().lower() in DEPENDENCE_NAMES), None)
+
+
+def dependence_table(problem: Problem, plan: dict, target: str | None = None) -> pd.DataFrame:
+    """Share of contracted volume mined, processed or shipped in `target`, per material, year."""
+    target = target or dependence_target(problem)
+    rows = []
+    for m in problem.materials:
+        for t in problem.years:
+            vol = {s: q for (s, mm, tt), q in plan.items() if mm == m and tt == t and q > 0}
+            total = sum(vol.values())
+            linked = sum(
+                q
+                for s, q in vol.items()
+                if s in problem.suppliers
+                and target
+                in (
+                    problem.suppliers[s].country,
+                    problem.suppliers[s].ore_origin,
+                    problem.suppliers[s].processing_country,
+                )
+            )
+            rows.append([m, t, target, linked / total if total > 0 and target else None])
+    return pd.DataFrame(rows, columns=["material", "year", "target", "linked_share"])
+
+
+def shortfall_table(outcome: Outcome, rec: pd.DataFrame) -> pd.DataFrame:
+    """Expected and worst-scenario shortfall per material (t over the horizon)."""
+    prob = dict(zip(outcome.scenario_names, outcome.probabilities, strict=True))
+    by = rec.groupby(["material", "scenario"], sort=False)["shortfall_t"].sum()
+    rows = []
+    for m in dict.fromkeys(rec["material"]):
+        per = {w: float(by.get((m, w), 0.0)) for w in prob}
+        worst = max(per, key=per.get)
+        rows.append([m, sum(prob[w] * q for w, q in per.items()), worst, per[worst]])
+    return pd.DataFrame(
+        rows, columns=["material", "expected_shortfall_t", "worst_scenario", "worst_shortfall_t"]
+    )
 
 
 def tree_table(outcome: Outcome) -> pd.DataFrame:
