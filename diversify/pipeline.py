@@ -21,6 +21,7 @@ from diversify.data import Problem
 from diversify.derive import scenario_data
 from diversify.engine import (
     evaluate,
+    explain,
     export_core_model,
     optimise,
     resilience_figures,
@@ -84,7 +85,9 @@ def solve_workbook(
     if broken:  # the model and the checker disagree: a bug, never a planner's fault
         raise DiversifyError("internal check failed, the plan breaks: " + "; ".join(broken))
     figures = resilience_figures(problem, core, options, progress) if with_figures else None
-    results = tabulate(problem, core, figures)
+    progress("explaining what the rules cost")
+    why = explain(problem, scenarios, core, options) if with_figures else None
+    results = tabulate(problem, core, figures, explain=why)
     if output is not None:
         progress("writing the plan workbook")
         write_plan_workbook(

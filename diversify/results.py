@@ -32,6 +32,7 @@ class Results:
     shortfall: pd.DataFrame  # material, expected_shortfall_t, worst_scenario, worst_shortfall_t
     breaches: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    explain: pd.DataFrame | None = None  # kind, source, material, year, usd_per_t, meaning
 
 
 # key, label, unit — the rows of the Summary sheet and of `compare`
@@ -62,8 +63,9 @@ def tabulate(
     outcome: Outcome,
     figures: ResilienceFigures | None = None,
     breaches: list[str] | None = None,
+    explain: list[dict] | None = None,
 ) -> Results:
-    """All §4.6 tables for one plan."""
+    """All §4.6 tables for one plan (and, after a solve, what binding rules cost)."""
     rec = recovery_table(outcome)
     costs = scenario_cost_table(outcome)
     summary = summary_figures(outcome, figures, rec, breaches)
@@ -80,7 +82,11 @@ def tabulate(
         shortfall_table(outcome, rec),
         list(breaches or []),
         warnings,
+        pd.DataFrame(explain or [], columns=EXPLAIN_COLUMNS) if explain is not None else None,
     )
+
+
+EXPLAIN_COLUMNS = ["kind", "source", "material", "year", "usd_per_t", "meaning"]
 
 
 def summary_figures(
