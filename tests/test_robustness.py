@@ -1,0 +1,161 @@
+"""Nothing lost, nothing broken: atomic outputs, untouched inputs, determinism, solver
+trouble, and random mutations of a valid workbook that never produce a traceback."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from workbooks import example_2, example_4, write_workbook
+
+from diversify.cli import main
+from diversify.pipeline import solve_workbook
+
+SAMPLE = Path(__file__).parent.parent / "inputs" / "rare_earths_sample.xlsx"
+
+
+def run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_the_input_is_never_modified(tmp_path):
+    src = write_workbook(tmp_path / "in.xlsx", example_2())
+    before = sha(src)
+    assert run("solve", src, "-o", tmp_path / "plan.xlsx").exit_code == 0
+    assert sha(src) == before
+
+
+def test_a_crash_while_writing_leaves_no_file(tmp_path, monkeypatch):
+    src = write_workbook(tmp_path / "in.xlsx", example_2())
+    out = tmp_path / "plan.xlsx"
+
+    def boom(self, filename):
+        Path(getattr(filename, "name", filename)).write_bytes(b"half a workbook")
+        raise OSError("disk full")
+
+    monkeypatch.setattr("openpyxl.workbook.workbook.Workbook.save", boom)
+    r = run("solve", src, "-o", out)
+    assert r.exit_code == 1
+    assert not out.exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["in.xlsx"]  # no temporary left either
+
+
+def test_same_workbook_same_plan():
+    first = solve_workbook(SAMPLE, None, with_figures=False).results
+    again = solve_workbook(SAMPLE, None, with_figures=False).results
+    assert first.plan.equals(again.plan)
+    assert first.summary["objective_usd"] == again.summary["objective_usd"]
+
+
+def test_time_limit_reports_status_and_gap(tmp_path):
+    sheets = example_4()
+    sheets["Settings"].append(["time_limit_s", 1e-9])
+    src = write_workbook(tmp_path / "in.xlsx", sheets)
+    out = tmp_path / "plan.xlsx"
+    r = run("solve", src, "-o", out, "--json")
+    j = json.loads(r.stdout.strip().splitlines()[-1])
+    if r.exit_code == 0:  # a plan was found before the limit: written, with its gap
+        assert j["status"] in ("optimal", "time_limit") and out.exists()
+    else:  # none in time: exit 3, status time_limit, nothing written
+        assert (r.exit_code, j["status"]) == (3, "time_limit")
+        assert not out.exists()
+
+
+# ---------------------------------------------------------------- mutations
+
+VALUES = st.one_of(
+    st.none(),
+    st.text(st.characters(blacklist_categories=("Cc", "Cs")), max_size=12),
+    st.sampled_from(
+        [
+            "",
+            "  ",
+            "n/a",
+            "1,000",
+            "25%",
+            "#N/A",
+            "=1+1",
+            "-5",
+            "1e400",
+            "nan",
+            "yes",
+            "spot",
+            "any_link",
+            "CN",
+            "2025",
+            " 2026 ",
+            "ban",
+            "M",
+        ]
+    ),
+    st.integers(-(10**13), 10**13),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.booleans(),
+    st.just(dt.datetime(2025, 1, 1)),
+)
+
+
+def mutate(sheets: dict[str, list[list]], picks: list[tuple[int, int, int]], values: list):
+    names = list(sheets)
+    out = {k: [list(r) for r in v] for k, v in sheets.items()}
+    for (si, ri, ci), value in zip(picks, values, strict=False):
+        rows = out[names[si % len(names)]]
+        row = rows[ri % len(rows)]
+        row[ci % len(row)] = value
+    return out
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    picks=st.lists(
+        st.tuples(st.integers(0, 99), st.integers(0, 99), st.integers(0, 99)),
+        min_size=1,
+        max_size=4,
+    ),
+    values=st.lists(VALUES, min_size=1, max_size=4),
+    command=st.sampled_from(["validate", "solve"]),
+)
+def test_random_mutations_never_crash(tmp_path, picks, values, command):
+    src = write_workbook(tmp_path / "in.xlsx", mutate(example_2(), picks, values))
+    out = tmp_path / "plan.xlsx"
+    out.unlink(missing_ok=True)
+    args = (
+        ["solve", src, "-o", out, "--force", "--json"] if command == "solve" else ["validate", src]
+    )
+    r = run(*args)
+    assert r.exit_code in (0, 2, 3), r.stderr
+    assert "Traceback" not in r.stderr
+    if r.exit_code != 0 and command == "solve":
+        assert not out.exists()
+        assert json.loads(r.stdout.strip().splitlines()[-1])["status"] != "optimal"
+
+
+@pytest.mark.parametrize(
+    "junk",
+    [b"", b"not a workbook", b"a,b,c\n1,2,3\n", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600],
+)
+def test_files_that_are_not_workbooks(tmp_path, junk):
+    src = tmp_path / "in.xlsx"
+    src.write_bytes(junk)
+    r = run("solve", src, "-o", tmp_path / "plan.xlsx", "--json")
+    assert r.exit_code == 2
+    assert "Traceback" not in r.stderr
+    assert json.loads(r.stdout.strip().splitlines()[-1])["status"] == "input_error"
+
+
+def test_missing_file(tmp_path):
+    r = run("validate", tmp_path / "nope.xlsx")
+    assert r.exit_code == 2
+    assert "nope.xlsx" in r.stderr
