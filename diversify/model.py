@@ -59,10 +59,19 @@ class SourcingModel:
     floor_t: dict[tuple[str, str, int], float] = field(default_factory=dict)
     count_rules: dict[tuple[str, int], list[Rule]] = field(default_factory=dict)
     elastic: bool = False  # policy rows may be broken at a price (diagnosis)
+    _orders: dict | None = None
 
     @property
     def years(self) -> list[int]:
         return self.problem.years
+
+    def orders(self, m: str, t: int) -> list[tuple[str, object]]:
+        """(supplier, x[s,m,t]) of every offer of material m that can deliver in year t."""
+        if self._orders is None:
+            self._orders = {}
+            for (s, mm, tt), x in self.x.items():
+                self._orders.setdefault((mm, tt), []).append((s, x))
+        return self._orders.get((m, t), [])
 
 
 def build_model(
@@ -218,7 +227,7 @@ def add_min_suppliers(sm: SourcingModel) -> None:
     rows = {}
     for (m, t), rules in sm.count_rules.items():
         need = max(r.value for r in rules)
-        buys = [b for (s, mm, tt), b in sm.buy.items() if mm == m and tt == t]
+        buys = [sm.buy[(s, m, t)] for s in sm.problem.suppliers if (s, m, t) in sm.buy]
         if need <= 0:
             continue
         if len(buys) < need and not sm.elastic:
@@ -239,21 +248,15 @@ def _share_rows(sm: SourcingModel, kind: str) -> dict:
             continue
         for m in [r.material] if r.material else p.materials:
             for t in r.years:
-                terms = [
-                    (x, hits_offer(p, r, s))
-                    for (s, mm, tt), x in sm.x.items()
-                    if mm == m and tt == t
-                ]
+                terms = [(float(hits_offer(p, r, s)) - r.value, x) for s, x in sm.orders(m, t)]
                 if not terms:
                     continue
-                matched = pyo.quicksum(x for x, hit in terms if hit)
-                total = pyo.quicksum(x for x, _ in terms)
+                share_gap = _linear(terms)  # Σ matched x - value * Σ x
+                slack = _violation(sm, r_i, m, t)
                 if kind == "max_share":
-                    slack = _violation(sm, r_i, m, t)
-                    rows[(r_i, m, t)] = matched - r.value * total - slack <= 0
+                    rows[(r_i, m, t)] = share_gap - slack <= 0
                 else:
-                    slack = _violation(sm, r_i, m, t)
-                    rows[(r_i, m, t)] = matched - r.value * total + slack >= 0
+                    rows[(r_i, m, t)] = share_gap + slack >= 0
     return rows
 
 
@@ -276,11 +279,7 @@ def add_max_avg_risk(sm: SourcingModel) -> None:
             continue
         for m in [r.material] if r.material else p.materials:
             for t in r.years:
-                terms = [
-                    (p.supplier_risk(s) - r.value, x)
-                    for (s, mm, tt), x in sm.x.items()
-                    if mm == m and tt == t
-                ]
+                terms = [(p.supplier_risk(s) - r.value, x) for s, x in sm.orders(m, t)]
                 if any(c > 0 for c, _ in terms):
                     slack = _violation(sm, r_i, m, t)
                     rows[(r_i, m, t)] = pyo.quicksum(c * x for c, x in terms) - slack <= 0
@@ -317,7 +316,7 @@ def add_recovery_variables(sm: SourcingModel) -> None:
 
 def _delivered(sm: SourcingModel, w: ScenarioData, m: str, t: int) -> object:
     """Σ_s a[s,m,t,w] * x[s,m,t]: what the contracts deliver in scenario w."""
-    return _linear([(w.a(s, m, t), x) for (s, mm, tt), x in sm.x.items() if mm == m and tt == t])
+    return _linear([(w.a(s, m, t), x) for s, x in sm.orders(m, t)])
 
 
 def add_balance(sm: SourcingModel) -> None:
