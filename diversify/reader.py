@@ -477,9 +477,10 @@ class _Reader:
         t.uncached = self.raw.uncached_formulas.get(name, set())
         n_rows = max([len(rows), *(r for r, _ in t.uncached)])
         cells_of = [rows[i] if i < len(rows) else [] for i in range(n_rows)]
-        widths = [
-            max([len(c), *(k for r, k in t.uncached if r == i + 1)]) for i, c in enumerate(cells_of)
-        ]
+        widest_uncached: dict[int, int] = {}
+        for r, k in t.uncached:
+            widest_uncached[r] = max(widest_uncached.get(r, 0), k)
+        widths = [max(len(c), widest_uncached.get(i + 1, 0)) for i, c in enumerate(cells_of)]
         header = next(
             (i for i in range(n_rows) if self._filled(t, cells_of[i], range(widths[i]), i + 1)),
             None,
