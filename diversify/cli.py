@@ -328,5 +328,142 @@ def evaluate(
     _finish(run, "evaluate", as_json)
 
 
+@main.command()
+@click.argument(
+    "plan_paths", metavar="PLAN...", nargs=-1, required=True, type=click.Path(path_type=Path)
+)
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Comparison workbook to write.",
+)
+@click.option(
+    "--target",
+    default=None,
+    help="Country, ore origin or processing country whose share (any link) decides the "
+    "dependence winner (default: China when a supplier is linked to it, else the origin "
+    "the first plan depends on most).",
+)
+@click.option("--force", is_flag=True, help="Overwrite the output file if it exists.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress display.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print a JSON summary as the last line of stdout."
+)
+@debug_option
+@reported("compare")
+def compare(
+    plan_paths: tuple[Path, ...],
+    output: Path,
+    target: str | None,
+    force: bool,
+    quiet: bool,
+    as_json: bool,
+) -> None:
+    """Put two or more plan workbooks side by side (the first is the reference).
+
+    Every figure, the differences in the plan by supplier, material and year, which
+    plan wins on what (cost, CVaR, normal-world cost, shortfall, dependence...), and
+    charts. The plans must cover the same materials and years; where their inputs
+    differ, a warning names the sheets. Nothing is re-solved: run `diversify evaluate`
+    on a plan edited by hand first.
+
+    \b
+    Example:
+      diversify compare outputs/plan.xlsx outputs/plan-edited.xlsx -o outputs/compare.xlsx
+    """
+    from diversify.compare import comparison_json
+    from diversify.pipeline import compare_workbooks
+
+    with progress_display(quiet) as progress:
+        c = compare_workbooks(
+            list(plan_paths), output, force=force, target=target, progress=progress
+        )
+    _warn(c.warnings)
+    for row in c.winners.itertuples(index=False):
+        click.echo(f"{row.criterion}: {row.best}", err=True)
+    click.echo(
+        f"compare: {len(c.names)} plans, {c.n_differences} plan difference(s) -> {output}",
+        err=True,
+    )
+    if as_json:
+        emit_json(comparison_json(c, output))
+
+
+@main.command()
+@click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Frontier workbook to write.",
+)
+@click.option(
+    "--target",
+    default="China",
+    show_default=True,
+    help="Country, ore origin or processing country to cap (any link, case-sensitive).",
+)
+@click.option(
+    "--points",
+    type=click.IntRange(min=2),
+    default=6,
+    show_default=True,
+    help="Number of caps, from the unconstrained share down to 0 inclusive.",
+)
+@_common_run_options
+@debug_option
+@reported("frontier")
+def frontier(
+    input_path: Path,
+    output: Path,
+    target: str,
+    points: int,
+    force: bool,
+    verbose: bool,
+    quiet: bool,
+    as_json: bool,
+) -> None:
+    """Cost against dependence: re-solve INPUT under a cap on TARGET's share.
+
+    The unconstrained plan's dependence on TARGET (the largest share, over materials
+    and years, bought from suppliers whose country, ore origin or processing country
+    is TARGET) is capped from that share down to 0 in --points steps; each point's
+    expected cost, normal-world cost, CVaR and expected shortfall are tabulated and
+    charted, and the knee of the curve is pointed out.
+
+    \b
+    Example:
+      diversify frontier inputs/rare_earths_sample.xlsx -o outputs/frontier.xlsx --points 6
+    """
+    from diversify.frontier import frontier_json
+    from diversify.pipeline import frontier_workbook
+
+    with progress_display(quiet or verbose) as progress:
+        f = frontier_workbook(
+            input_path,
+            output,
+            target=target,
+            points=points,
+            force=force,
+            verbose=verbose,
+            progress=progress,
+        )
+    _warn(f.warnings)
+    for i, p in enumerate(f.points, start=1):
+        cost = p.figure("expected_cost_usd")
+        click.echo(
+            f"  {i}. cap {p.cap:6.1%}: "
+            + (f"expected cost {cost:,.0f} USD" if cost is not None else p.status)
+            + ("  <- knee" if f.knee == i - 1 else ""),
+            err=True,
+        )
+    click.echo(f"frontier: {len(f.points)} points on {target} -> {output}", err=True)
+    if as_json:
+        emit_json(frontier_json(f, output))
+
+
 if __name__ == "__main__":
     main()

@@ -7,7 +7,11 @@ the least-cost plan, RP, EEV/VSS and WS/EVPI.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field, replace
 
 import pyomo.environ as pyo
 
@@ -224,70 +228,108 @@ class ResilienceFigures:
 
 
 def resilience_figures(
-    problem: Problem, core: Outcome, options: SolveOptions, progress=None
+    problem: Problem,
+    core: Outcome,
+    options: SolveOptions,
+    progress=None,
+    workers: int | None = None,
 ) -> ResilienceFigures:
     """Least-cost plan, price/value of resilience, RP, EEV (VSS) and WS (EVPI).
 
-    Every re-solve starts from the core plan, which keeps every rule and so is
-    feasible for each of them.
+    |W| + 2 re-solves (+1 for RP when λ > 0), independent of each other: run in
+    worker processes when the problem is large enough to repay starting them. Each
+    starts from the core plan, which keeps every rule and so is feasible for all of
+    them. The least-cost plan is the first scenario's WS plan (with one scenario,
+    λ·CVaR = λ·C_w does not move the optimum).
     """
     step = progress or (lambda _label: None)
     scenarios = scenario_data(problem)
     lam = problem.settings.risk_aversion
-    warnings: list[str] = []
+    tasks: dict[str, tuple] = {
+        f"scenario {w.name} alone (WS)": ("ws", i) for i, w in enumerate(scenarios)
+    }
+    tasks["mean-value plan (EEV)"] = ("eev", None)
+    if lam > 0:
+        tasks["risk-neutral problem (RP)"] = ("rp", None)
+    if workers is None:
+        workers = _worth_workers(core, len(tasks))
+    done, warnings = _run_figure_tasks(problem, core, options, tasks, workers, step)
 
-    def attempt(label: str, compute):
-        step(label)
-        try:
-            return compute()
-        except InfeasibleError as exc:
-            warnings.append(f"{label}: {exc}; the figures that need it are left blank")
-            return None
-
-    least_cost = attempt(
-        "least-cost plan (first scenario alone)",
-        lambda: evaluate(
-            problem,
-            optimise(problem, [scenarios[0].alone()], lam, options, start=core).plan,
-            scenarios,
-            lam,
-            options,
-        ),
-    )
-    price = value = None
-    if least_cost is not None:
+    ws_first = done.get(f"scenario {scenarios[0].name} alone (WS)")
+    least_cost = price = value = None
+    if ws_first is not None:
+        step("least-cost plan under every scenario")
+        least_cost = evaluate(problem, ws_first.plan, scenarios, lam, options)
         w0 = core.scenario_names[0]
         price = core.scenario_costs[w0] - least_cost.scenario_costs[w0]
         value = least_cost.expected_cost - core.expected_cost
-    if lam > 0:
-        rp = attempt(
-            "risk-neutral problem (RP)",
-            lambda: optimise(problem, scenarios, 0.0, options, start=core).objective,
-        )
-    else:
-        rp = core.objective
-    eev = attempt(
-        "mean-value plan (EEV)",
-        lambda: (
-            evaluate(
-                problem,
-                optimise(problem, [mean_value_scenario(scenarios)], 0.0, options, start=core).plan,
-                scenarios,
-                0.0,
-                options,
-            ).expected_cost
-        ),
-    )
-    optima = {}
-    for w in scenarios:
-        optima[w.name] = attempt(
-            f"scenario {w.name} alone (WS)",
-            lambda w=w: optimise(problem, [w.alone()], 0.0, options, start=core).objective,
-        )
+    rp = core.objective if lam == 0 else _objective(done.get("risk-neutral problem (RP)"))
+    eev = done.get("mean-value plan (EEV)")
+    optima = {w.name: _objective(done.get(f"scenario {w.name} alone (WS)")) for w in scenarios}
     ws = None
     if all(v is not None for v in optima.values()):
         ws = sum(w.probability * optima[w.name] for w in scenarios)
     return ResilienceFigures(least_cost, price, value, rp, eev, ws, optima, warnings)
+
+
+def _objective(outcome: Outcome | None) -> float | None:
+    return None if outcome is None else outcome.objective
+
+
+def _worth_workers(core: Outcome, n_tasks: int) -> int:
+    """Worker processes cost ~1 s to start: use them when the solves are slower."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    per_task = core.report.solve_seconds + core.report.compile_seconds
+    if (cpus or 1) < 2 or n_tasks < 2 or per_task * n_tasks < 8.0:
+        return 1
+    return min(cpus, n_tasks)
+
+
+def figure_task(problem: Problem, core: Outcome, options: SolveOptions, kind: str, index):
+    """One re-solve of `resilience_figures` (top level, so worker processes can run it)."""
+    scenarios = scenario_data(problem)
+    if kind == "ws":
+        return optimise(problem, [scenarios[index].alone()], 0.0, options, start=core)
+    if kind == "rp":
+        return optimise(problem, scenarios, 0.0, options, start=core)
+    mean_plan = optimise(problem, [mean_value_scenario(scenarios)], 0.0, options, start=core)
+    return evaluate(problem, mean_plan.plan, scenarios, 0.0, options).expected_cost
+
+
+def _run_figure_tasks(problem, core, options, tasks, workers, step):
+    """Run the re-solves, serially or in a process pool; a failed one is left blank."""
+    done: dict[str, object] = {}
+    warnings: list[str] = []
+
+    def record(label, compute):
+        try:
+            done[label] = compute()
+        except InfeasibleError as exc:
+            warnings.append(f"{label}: {exc}; the figures that need it are left blank")
+
+    if workers <= 1:
+        for label, (kind, index) in tasks.items():
+            step(label)
+            record(label, lambda k=kind, i=index: figure_task(problem, core, options, k, i))
+        return done, warnings
+    worker_options = replace(options, threads=1, verbose=False)
+    ctx = multiprocessing.get_context("spawn")  # HiGHS's threads do not survive a fork
+    try:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+            futures = {
+                pool.submit(figure_task, problem, core, worker_options, kind, index): label
+                for label, (kind, index) in tasks.items()
+            }
+            for n, future in enumerate(as_completed(futures), start=1):
+                label = futures[future]
+                step(f"re-solves: {n}/{len(futures)} done ({label})")
+                record(label, future.result)
+    except BrokenProcessPool:  # a worker died (memory?): finish what is left here
+        rest = {label: task for label, task in tasks.items() if label not in done}
+        more, more_warnings = _run_figure_tasks(problem, core, options, rest, 1, step)
+        done |= more
+        warnings += more_warnings
+    return done, warnings
 
 
 def explain(

@@ -179,3 +179,59 @@ def run_info(path: Path, command: str, start: float, problem: Problem) -> dict[s
         "started": time.strftime("%Y-%m-%d %H:%M:%S"),
         "run_seconds": round(time.perf_counter() - start, 3),
     } | {f"setting {k}": v for k, v in asdict(problem.settings).items()}
+
+
+def frontier_workbook(
+    input_path: Path,
+    output: Path | None,
+    target: str = "China",
+    points: int = 6,
+    force: bool = False,
+    verbose: bool = False,
+    progress: Progress = _quiet,
+):
+    """`diversify frontier`: cost against a cap on dependence on TARGET (any link)."""
+    from diversify.frontier import trace_frontier, write_frontier_workbook
+
+    start = time.perf_counter()
+    check_output(output, force)
+    progress("reading the workbook")
+    _, problem = read_input(input_path)
+    frontier = trace_frontier(problem, target, points, settings_options(problem, verbose), progress)
+    if output is not None:
+        progress("writing the frontier workbook")
+        info = run_info(input_path, "frontier", start, problem)
+        info |= {"target": target, "points": points}
+        write_frontier_workbook(output, frontier, info, force)
+    return frontier
+
+
+def compare_workbooks(
+    plan_paths: list[Path],
+    output: Path | None,
+    force: bool = False,
+    target: str | None = None,
+    progress: Progress = _quiet,
+):
+    """`diversify compare`: plan workbooks side by side (the first is the reference)."""
+    from diversify.compare import (
+        check_comparable,
+        compare,
+        plan_names,
+        read_plan_book,
+        write_comparison,
+    )
+
+    if len(plan_paths) < 2:
+        raise InputError([Issue(None, None, None, "compare needs two or more plan workbooks")])
+    check_output(output, force)
+    books = []
+    for path, name in zip(plan_paths, plan_names(plan_paths), strict=True):
+        progress(f"reading {path}")
+        books.append(read_plan_book(path, name))
+    check_comparable(books)
+    comparison = compare(books, target)
+    if output is not None:
+        progress("writing the comparison workbook")
+        write_comparison(output, comparison, force)
+    return comparison

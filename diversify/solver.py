@@ -173,20 +173,30 @@ def _status(status, has_plan: bool) -> str:
 
 
 def export_model(model: pyo.ConcreteModel, path: Path) -> None:
-    """Write the model as .lp or .mps (by the file's ending), with readable names."""
+    """Write the model as .lp or .mps (by the file's ending), with readable, unique names."""
     cm = compile_model(model, SolveOptions())
     h = cm.highs
-    for j, v in enumerate(cm.columns):
-        h.passColName(j, _name(v.name))
-    seen: dict[str, int] = {}
-    for i, c in enumerate(cm.rows):
-        name = _name(c.name)
-        seen[name] = seen.get(name, 0) + 1
-        h.passRowName(i, name if seen[name] == 1 else f"{name}_{seen[name]}")
+    for j, name in enumerate(_unique(_name(v.name) for v in cm.columns)):
+        h.passColName(j, name)
+    for i, name in enumerate(_unique(_name(c.name) for c in cm.rows)):
+        h.passRowName(i, name)
     h.writeModel(str(path))
 
 
+def _unique(names) -> list[str]:
+    """Names as given, a suffix _2, _3, ... on repeats (a ranged row is two rows)."""
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        out.append(name if seen[name] == 1 else f"{name}_{seen[name]}")
+    return out
+
+
 def _name(pyomo_name: str) -> str:
-    """x[Lynas,NdPr,2027] -> x(Lynas_NdPr_2027): names LP and MPS readers accept."""
-    out = pyomo_name.replace("[", "(").replace("]", ")").replace(",", "_")
-    return "".join(ch if ch.isalnum() or ch in "()_.-" else "_" for ch in out)
+    """x[Lynas,NdPr,2027] -> x(Lynas_NdPr_2027): names every LP and MPS reader accepts.
+
+    HiGHS drops all names of an LP file when one holds a '-', so it becomes 'm'.
+    """
+    out = pyomo_name.replace("[", "(").replace("]", ")").replace(",", "_").replace("-", "m")
+    return "".join(ch if ch.isalnum() or ch in "()_." else "_" for ch in out)
