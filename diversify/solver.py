@@ -8,6 +8,7 @@ gives direct access to HiGHS's options, incumbent, gap and IIS.
 from __future__ import annotations
 
 import math
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,6 +96,9 @@ def compile_model(model: pyo.ConcreteModel, options: SolveOptions) -> CompiledMo
     a = info.A.tocsc()
     h = highspy.Highs()
     h.setOptionValue("output_flag", options.verbose)
+    if options.verbose:  # HiGHS's log to stderr: stdout is kept for results (--json)
+        h.setOptionValue("log_to_console", False)
+        h.cbLogging.subscribe(lambda event: sys.stderr.write(event.message))
     h.passModel(
         n,
         m,
