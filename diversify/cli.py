@@ -229,6 +229,18 @@ def _common_run_options(fn):
     return fn
 
 
+SUMMARY_LINES = (
+    ("objective_usd", "objective (expected + λ·CVaR)"),
+    ("expected_cost_usd", "expected cost"),
+    ("cvar_usd", "CVaR of cost"),
+    ("first_scenario_cost_usd", "cost in the normal world"),
+    ("price_of_resilience_usd", "price of resilience"),
+    ("value_of_resilience_usd", "value of resilience"),
+    ("vss_usd", "VSS (value of the stochastic plan)"),
+    ("evpi_usd", "EVPI (value of perfect foresight)"),
+)
+
+
 def _finish(run, command: str, as_json: bool) -> None:
     from diversify.results import json_summary
 
@@ -237,13 +249,19 @@ def _finish(run, command: str, as_json: bool) -> None:
     for b in run.results.breaches:
         click.echo(f"breach: {b}", err=True)
     gap = s["mip_gap"]
-    click.echo(
-        f"{command}: status {s['status']}, objective {s['objective_usd']:,.2f} USD, "
-        f"expected cost {s['expected_cost_usd']:,.2f} USD"
-        + (f", MIP gap {gap:.4%}" if gap is not None else "")
-        + (f" -> {run.output}" if run.output else ""),
-        err=True,
-    )
+    status = s["status"] + (f" (MIP gap {gap:.4%})" if gap is not None else "")
+    if s["status"] == "time_limit":
+        status += "  <- stopped at the time limit: the plan may not be the best"
+    lines = [
+        f"{command}: {status}, {run.seconds:.1f} s" + (f" -> {run.output}" if run.output else "")
+    ]
+    for key, label in SUMMARY_LINES:
+        value = s.get(key)
+        if value is not None:
+            lines.append(f"  {label:<34}{value:>20,.0f} USD")
+    if run.results.breaches:
+        lines.append(f"  {len(run.results.breaches)} rule(s) broken: see the Breaches sheet")
+    click.echo("\n".join(lines), err=True)
     if as_json:
         emit_json(json_summary(run.results, command))
 
