@@ -280,6 +280,14 @@ def _finish(run, command: str, as_json: bool) -> None:
     default=None,
     help="Also write the core model as .lp or .mps (a folder: models/<name>.lp).",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Worker processes for the re-solves of the figures (WS, EEV, least-cost plan); "
+    "worth it where the cores really run in parallel.",
+)
 @_common_run_options
 @debug_option
 @reported("solve")
@@ -287,6 +295,7 @@ def solve(
     input_path: Path,
     output: Path | None,
     export_model: Path | None,
+    workers: int,
     force: bool,
     verbose: bool,
     quiet: bool,
@@ -311,6 +320,7 @@ def solve(
             verbose=verbose,
             progress=progress,
             export_model=export_model,
+            workers=workers,
         )
     _finish(run, "solve", as_json)
 

@@ -8,7 +8,6 @@ the least-cost plan, RP, EEV/VSS and WS/EVPI.
 from __future__ import annotations
 
 import multiprocessing
-import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
@@ -232,12 +231,13 @@ def resilience_figures(
     core: Outcome,
     options: SolveOptions,
     progress=None,
-    workers: int | None = None,
+    workers: int = 1,
 ) -> ResilienceFigures:
     """Least-cost plan, price/value of resilience, RP, EEV (VSS) and WS (EVPI).
 
-    |W| + 2 re-solves (+1 for RP when λ > 0), independent of each other: run in
-    worker processes when the problem is large enough to repay starting them. Each
+    |W| + 2 re-solves (+1 for RP when λ > 0), independent of each other: with
+    `workers` > 1 they run in that many worker processes (on a machine whose cores
+    really run in parallel; on 2 shared vCPUs it was measured slower). Each
     starts from the core plan, which keeps every rule and so is feasible for all of
     them. The least-cost plan is the first scenario's WS plan (with one scenario,
     λ·CVaR = λ·C_w does not move the optimum).
@@ -251,8 +251,6 @@ def resilience_figures(
     tasks["mean-value plan (EEV)"] = ("eev", None)
     if lam > 0:
         tasks["risk-neutral problem (RP)"] = ("rp", None)
-    if workers is None:
-        workers = _worth_workers(core, len(tasks))
     done, warnings = _run_figure_tasks(problem, core, options, tasks, workers, step)
 
     ws_first = done.get(f"scenario {scenarios[0].name} alone (WS)")
@@ -274,15 +272,6 @@ def resilience_figures(
 
 def _objective(outcome: Outcome | None) -> float | None:
     return None if outcome is None else outcome.objective
-
-
-def _worth_workers(core: Outcome, n_tasks: int) -> int:
-    """Worker processes cost ~1 s to start: use them when the solves are slower."""
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    per_task = core.report.solve_seconds + core.report.compile_seconds
-    if (cpus or 1) < 2 or n_tasks < 2 or per_task * n_tasks < 8.0:
-        return 1
-    return min(cpus, n_tasks)
 
 
 def figure_task(problem: Problem, core: Outcome, options: SolveOptions, kind: str, index):

@@ -68,6 +68,7 @@ def solve_workbook(
     progress: Progress = _quiet,
     with_figures: bool = True,
     export_model: Path | None = None,
+    workers: int = 1,
 ) -> Run:
     """`diversify solve`: the optimal plan and every figure of SPEC §4.6."""
     start = time.perf_counter()
@@ -84,7 +85,9 @@ def solve_workbook(
     broken = breaches(problem, core.plan, core.ordered)
     if broken:  # the model and the checker disagree: a bug, never a planner's fault
         raise DiversifyError("internal check failed, the plan breaks: " + "; ".join(broken))
-    figures = resilience_figures(problem, core, options, progress) if with_figures else None
+    figures = (
+        resilience_figures(problem, core, options, progress, workers) if with_figures else None
+    )
     progress("explaining what the rules cost")
     why = explain(problem, scenarios, core, options) if with_figures else None
     results = tabulate(problem, core, figures, explain=why)

@@ -159,3 +159,10 @@ def test_every_command_has_help_with_an_example(command):
     r = run(command, "--help")
     assert r.exit_code == 0
     assert "Example" in r.stdout
+
+
+def test_workers_give_the_same_figures(ex2, tmp_path):
+    serial = last_json(run("solve", ex2, "-o", tmp_path / "a.xlsx", "--json"))
+    pooled = last_json(run("solve", ex2, "-o", tmp_path / "b.xlsx", "--json", "--workers", "2"))
+    for key in ("objective_usd", "evpi_usd", "vss_usd", "price_of_resilience_usd"):
+        assert pooled[key] == pytest.approx(serial[key], rel=1e-9)
