@@ -1,0 +1,73 @@
+"""Round trips: input workbook -> plan workbook -> the same input and plan again."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from openpyxl import load_workbook
+from workbooks import example_1, example_2, example_4, write_workbook
+
+from diversify.pipeline import evaluate_workbook, input_copy, solve_workbook
+from diversify.planbook import read_plan_sheet, split_plan_workbook
+from diversify.reader import load_raw, parse, read_problem
+
+SAMPLE = Path(__file__).parent.parent / "inputs" / "rare_earths_sample.xlsx"
+
+
+def stored_problem(plan_path: Path):
+    raw = load_raw(plan_path)
+    inputs, plan_sheet = split_plan_workbook(raw)
+    problem = parse(input_copy(raw, inputs))
+    return problem, read_plan_sheet(raw.sheets[plan_sheet], problem)
+
+
+@pytest.mark.parametrize("sheets", [example_1(), example_2(), example_4("clairvoyant"), None])
+def test_the_plan_workbook_holds_the_input_and_the_plan(tmp_path, sheets):
+    src = SAMPLE if sheets is None else write_workbook(tmp_path / "in.xlsx", sheets)
+    out = tmp_path / "plan.xlsx"
+    run = solve_workbook(src, out, with_figures=False)
+    problem, plan = stored_problem(out)
+    original = read_problem(src)
+    assert problem == original
+    solved = {
+        (r.supplier, r.material, t): q
+        for r in run.results.plan.itertuples(index=False)
+        for t, q in zip(original.years, r[2:], strict=True)
+        if q
+    }
+    assert plan == pytest.approx(solved, rel=1e-15)  # openpyxl writes 16 significant digits
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    edits=st.lists(
+        st.tuples(st.integers(0, 1), st.integers(0, 1), st.floats(0, 50, allow_nan=False)),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_edited_plans_read_back_exactly(tmp_path, edits):
+    src = write_workbook(tmp_path / "in.xlsx", example_2())
+    out = tmp_path / "plan.xlsx"
+    if not out.exists():
+        solve_workbook(src, out, with_figures=False)
+    edited = tmp_path / "edited.xlsx"
+    wb = load_workbook(out)
+    ws = wb["Plan"]
+    for row, col, value in edits:
+        ws.cell(row + 2, col + 3).value = value
+    wb.save(edited)
+    expected = {}
+    for r in ws.iter_rows(min_row=2):
+        for cell, t in zip(r[2:], (2025, 2026), strict=True):
+            if cell.value:
+                expected[(r[0].value, r[1].value, t)] = cell.value
+    _, plan = stored_problem(edited)
+    assert plan == pytest.approx(expected, rel=1e-15)
+    ev = evaluate_workbook(edited, None)
+    assert ev.results.summary["objective_usd"] is not None
