@@ -354,54 +354,76 @@ def add_balance(sm: SourcingModel) -> None:
 # ---------------------------------------------------------------- costs and objective
 
 
-def cost_parts(sm: SourcingModel, i: int) -> dict[str, object]:
-    """The parts of C_w (SPEC §4.3) for scenario index i, as linear expressions."""
-    p, mdl, w = sm.problem, sm.model, sm.scenarios[i]
-    qual = _linear(
-        [
-            (p.suppliers[s].qualification_cost_usd, v)
-            for s, v in sm.use.items()
-            if not p.suppliers[s].qualified
-        ]
-    )
-    fixed, purchases, spot, holding, shortfall = [], [], [], [], []
-    for (s, t), v in sm.active.items():
-        fixed.append((discount_factor(p, t) * p.suppliers[s].annual_fixed_cost_usd, v))
-    for (s, m, t), x in sm.x.items():
-        land = 1000 * p.offers[(s, m)].price_usd_per_kg * (1 + p.tariff(s, t)) * w.pm(s, m, t)
-        purchases.append((discount_factor(p, t) * land * w.a(s, m, t), x))
-    for t in sm.years:
-        n = sm.tree.node_of[(t, i)]
-        df = discount_factor(p, t)
-        for m, mat in p.materials.items():
-            price = mat.spot_price_usd_per_kg * w.spot_price_multiplier * w.spm(m, t)
-            spot.append((df * 1000 * price, mdl.z[m, n]))
-            holding.append((df * 1000 * mat.holding_cost_usd_per_kg_year, mdl.I[m, n]))
-            shortfall.append((df * 1000 * mat.shortfall_penalty_usd_per_kg, mdl.u[m, n]))
-    return dict(
-        zip(
-            COST_PARTS,
-            (
-                qual,
-                _linear(fixed),
-                _linear(purchases),
-                _linear(spot),
-                _linear(holding),
-                _linear(shortfall),
-            ),
-            strict=True,
-        )
-    )
+def purchase_cost(sm: SourcingModel, key: tuple[str, str, int], w: ScenarioData | None) -> float:
+    """df[t] * land[s,m,t,w] * a[s,m,t,w]: discounted USD per t contracted (undisrupted: w None).
+
+    land = 1000 * price * (1 + tariff[s,t]) * pm[s,m,t,w]; withheld volume is not paid.
+    """
+    p = sm.problem
+    s, m, t = key
+    land = 1000 * p.offers[(s, m)].price_usd_per_kg * (1 + p.tariff(s, t))
+    if w is not None:
+        land *= w.pm(s, m, t) * w.a(s, m, t)
+    return discount_factor(p, t) * land
 
 
 def add_scenario_costs(sm: SourcingModel) -> None:
-    """C_w and its parts as named expressions: cost[w] and cost_part[w, part]."""
-    mdl = sm.model
-    parts = {
-        (i, name): expr
-        for i in range(len(sm.scenarios))
-        for name, expr in cost_parts(sm, i).items()
-    }
+    """C_w (SPEC §4.3) and its parts as named expressions cost[w], cost_part[w, part]:
+
+        qualification = Σ_s qualification_cost[s] * use[s] * (1 - qualified[s])
+        fixed         = Σ_t df[t] Σ_s annual_fixed_cost[s] * active[s,t]
+        purchases     = Σ_t df[t] Σ_(s,m) land[s,m,t,w] * a[s,m,t,w] * x[s,m,t]
+        spot          = Σ_t df[t] Σ_m 1000 * spot_price[m] * spot_price_multiplier[w]
+                                          * spm[m,t,w] * z[m,n(t,w)]
+        holding       = Σ_t df[t] Σ_m 1000 * holding_cost[m] * I[m,n(t,w)]
+        shortfall     = Σ_t df[t] Σ_m 1000 * shortfall_penalty[m] * u[m,n(t,w)]
+
+    The first-stage parts are one expression shared by every scenario; purchases are
+    the undisrupted sum plus each scenario's corrections where a or pm differ from 1.
+    """
+    p, mdl = sm.problem, sm.model
+    mdl.qualification_cost = pyo.Expression(
+        expr=_linear(
+            [
+                (p.suppliers[s].qualification_cost_usd, v)
+                for s, v in sm.use.items()
+                if not p.suppliers[s].qualified
+            ]
+        )
+    )
+    mdl.fixed_cost = pyo.Expression(
+        expr=_linear(
+            [
+                (discount_factor(p, t) * p.suppliers[s].annual_fixed_cost_usd, v)
+                for (s, t), v in sm.active.items()
+            ]
+        )
+    )
+    base = {k: purchase_cost(sm, k, None) for k in sm.x}
+    mdl.undisrupted_purchases = pyo.Expression(
+        expr=_linear([(base[k], x) for k, x in sm.x.items()])
+    )
+    parts = {}
+    for i, w in enumerate(sm.scenarios):
+        hit = sorted(k for k in w.avail.keys() | w.price_mult.keys() if k in sm.x)
+        corrections = _linear([(purchase_cost(sm, k, w) - base[k], sm.x[k]) for k in hit])
+        spot, holding, shortfall = [], [], []
+        for t in sm.years:
+            n = sm.tree.node_of[(t, i)]
+            df = discount_factor(p, t)
+            for m, mat in p.materials.items():
+                price = mat.spot_price_usd_per_kg * w.spot_price_multiplier * w.spm(m, t)
+                spot.append((df * 1000 * price, mdl.z[m, n]))
+                holding.append((df * 1000 * mat.holding_cost_usd_per_kg_year, mdl.I[m, n]))
+                shortfall.append((df * 1000 * mat.shortfall_penalty_usd_per_kg, mdl.u[m, n]))
+        parts |= {
+            (i, "qualification"): mdl.qualification_cost,
+            (i, "fixed"): mdl.fixed_cost,
+            (i, "purchases"): mdl.undisrupted_purchases + corrections,
+            (i, "spot"): _linear(spot),
+            (i, "holding"): _linear(holding),
+            (i, "shortfall"): _linear(shortfall),
+        }
     mdl.cost_part = pyo.Expression(list(parts), initialize=parts)
     mdl.cost = pyo.Expression(
         range(len(sm.scenarios)),
