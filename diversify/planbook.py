@@ -14,6 +14,7 @@ from pathlib import Path
 from openpyxl import Workbook
 from openpyxl.chart import BarChart, LineChart, Reference
 from openpyxl.formatting.rule import ColorScaleRule
+from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
 from diversify.data import Problem
@@ -31,6 +32,7 @@ from diversify.results import SUMMARY_FIGURES, Results
 
 INPUT_PREFIX = "Input "
 PLAN_SHEET = "Plan"
+WARNING_FONT = Font(bold=True, color="C00000")
 UNIT_FORMAT = {"USD": "USD", "t": "t", "%": "share", "s": "s", "count": "int"}
 
 
@@ -99,6 +101,16 @@ def _summary_sheet(ws, results: Results, run_info: dict[str, object]) -> None:
         f"Status: {results.summary.get('status')}   "
         f"MIP gap: {_pct(results.summary.get('mip_gap'))}",
     )
+    if results.summary.get("status") == "time_limit":
+        safe_value(
+            ws["A3"],
+            f"Stopped at the time limit: this is the best plan found, its cost within "
+            f"{_pct(results.summary.get('mip_gap'))} of the optimum (raise time_limit_s).",
+        )
+        ws["A3"].font = WARNING_FONT
+    if results.breaches:
+        safe_value(ws["A3"], f"This plan breaks {len(results.breaches)} rule(s): see Breaches.")
+        ws["A3"].font = WARNING_FONT
     rows = [(label, results.summary.get(key), unit, key) for key, label, unit in SUMMARY_FIGURES]
     import pandas as pd
 
