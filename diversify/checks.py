@@ -7,7 +7,7 @@ edits may break rules: every breach is listed, the plan is still costed).
 from __future__ import annotations
 
 from diversify.data import Problem
-from diversify.derive import hits_offer
+from diversify.derive import by_material_year, hits_offer
 from diversify.model import BUY_THRESHOLD_T, rules_by_material_year
 
 TOL_T = 1e-6  # tonnes
@@ -63,19 +63,16 @@ def offer_breaches(problem: Problem, plan: dict) -> list[str]:
     return out
 
 
-def _volumes(plan: dict, m: str, t: int) -> dict[str, float]:
-    return {s: q for (s, mm, tt), q in plan.items() if mm == m and tt == t and q > 0}
-
-
 def share_breaches(problem: Problem, plan: dict) -> list[str]:
     """max_share, min_share and max_avg_risk, per material and year of each rule."""
     out = []
+    grouped = by_material_year(plan)
     for r in problem.rules:
         if r.rule not in ("max_share", "min_share", "max_avg_risk"):
             continue
         for m in [r.material] if r.material else problem.materials:
             for t in r.years:
-                vol = _volumes(plan, m, t)
+                vol = grouped.get((m, t), {})
                 total = sum(vol.values())
                 if total <= 0:
                     continue
@@ -99,9 +96,10 @@ def min_supplier_breaches(problem: Problem, plan: dict, ordered: set | None = No
     """min_suppliers: enough offers ordered, each carrying its floor."""
     out = []
     share = problem.settings.min_supplier_share
+    grouped = by_material_year(plan, floor=BUY_THRESHOLD_T)
     for (m, t), rules in sorted(rules_by_material_year(problem, "min_suppliers").items()):
         rule = max(rules, key=lambda r: r.value)
-        vol = {s: q for s, q in _volumes(plan, m, t).items() if q > BUY_THRESHOLD_T}
+        vol = dict(grouped.get((m, t), {}))
         vol |= {s: plan.get((s, m, t), 0.0) for s, mm, tt in ordered or () if (mm, tt) == (m, t)}
         if len(vol) < rule.value:
             out.append(

@@ -73,6 +73,23 @@ def hits_offer(problem: Problem, d: Disruption | Rule, supplier: str) -> bool:
     return False
 
 
+def by_material_year(
+    plan: dict[tuple[str, str, int], float], floor: float = 0.0
+) -> dict[tuple[str, int], dict[str, float]]:
+    """A plan regrouped: (material, year) -> {supplier: tonnes above `floor`}."""
+    out: dict[tuple[str, int], dict[str, float]] = {}
+    for (s, m, t), q in plan.items():
+        if q > floor:
+            out.setdefault((m, t), {})[s] = q
+    return out
+
+
+def links(problem: Problem, supplier: str) -> tuple[str, ...]:
+    """Where a supplier's material is mined, processed and shipped from (any_link)."""
+    s = problem.suppliers.get(supplier)
+    return (s.country, s.ore_origin, s.processing_country) if s else ()
+
+
 def scenario_data(problem: Problem) -> list[ScenarioData]:
     """Each scenario's availabilities and price multipliers: products over its disruptions."""
     out = []

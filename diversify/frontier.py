@@ -29,7 +29,7 @@ from openpyxl.styles import Font
 
 from diversify.checks import breaches
 from diversify.data import Problem, Rule
-from diversify.derive import hits_offer, scenario_data
+from diversify.derive import by_material_year, hits_offer, scenario_data
 from diversify.engine import Outcome, Plan, optimise
 from diversify.errors import DiversifyError, InfeasibleError, InputError, Issue
 from diversify.excel_out import TITLE_FONT, safe_value, save_atomic, write_table
@@ -76,13 +76,10 @@ def link_share(problem: Problem, plan: Plan, target: str) -> float:
     """Max over materials and years of the share of x from suppliers linked to TARGET."""
     rule = cap_rule(problem, target, 1.0)
     worst = 0.0
+    grouped = by_material_year(plan, floor=BUY_THRESHOLD_T)
     for m in problem.materials:
         for t in problem.years:
-            vol = {
-                s: q
-                for (s, mm, tt), q in plan.items()
-                if mm == m and tt == t and q > BUY_THRESHOLD_T and s in problem.suppliers
-            }
+            vol = {s: q for s, q in grouped.get((m, t), {}).items() if s in problem.suppliers}
             total = sum(vol.values())
             if total > 0:
                 hit = sum(q for s, q in vol.items() if hits_offer(problem, rule, s))

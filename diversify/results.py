@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from diversify.data import Problem
+from diversify.derive import by_material_year, links
 from diversify.engine import Outcome, ResilienceFigures
 from diversify.model import COST_PARTS
 
@@ -165,9 +166,10 @@ def _origin(problem: Problem, s: str, dim: str) -> str:
 def share_table(problem: Problem, plan: dict) -> pd.DataFrame:
     """Shares of the plan (spot excluded) by country, ore origin and processing country."""
     rows = []
+    grouped = by_material_year(plan)
     for m in problem.materials:
         for t in problem.years:
-            vol = {s: q for (s, mm, tt), q in plan.items() if mm == m and tt == t and q > 0}
+            vol = grouped.get((m, t), {})
             total = sum(vol.values())
             for dim in DIMENSIONS:
                 by: dict[str, float] = {}
@@ -183,9 +185,10 @@ def share_table(problem: Problem, plan: dict) -> pd.DataFrame:
 def concentration_table(problem: Problem, plan: dict) -> pd.DataFrame:
     """HHI of country shares (0..10,000) and volume-weighted average risk per material, year."""
     rows = []
+    grouped = by_material_year(plan)
     for m in problem.materials:
         for t in problem.years:
-            vol = {s: q for (s, mm, tt), q in plan.items() if mm == m and tt == t and q > 0}
+            vol = grouped.get((m, t), {})
             total = sum(vol.values())
             if total <= 0:
                 rows.append([m, t, 0.0, None, None])
@@ -207,33 +210,20 @@ DEPENDENCE_NAMES = ("china", "cn", "prc", "people's republic of china")
 
 def dependence_target(problem: Problem) -> str | None:
     """The country whose links the summary tracks: China under any of its usual names."""
-    links = {
-        c
-        for s in problem.suppliers.values()
-        for c in (s.country, s.ore_origin, s.processing_country)
-    }
-    return next((c for c in sorted(links) if c.strip().lower() in DEPENDENCE_NAMES), None)
+    places = {c for s in problem.suppliers for c in links(problem, s)}
+    return next((c for c in sorted(places) if c.strip().lower() in DEPENDENCE_NAMES), None)
 
 
 def dependence_table(problem: Problem, plan: dict, target: str | None = None) -> pd.DataFrame:
     """Share of contracted volume mined, processed or shipped in `target`, per material, year."""
     target = target or dependence_target(problem)
     rows = []
+    grouped = by_material_year(plan)
     for m in problem.materials:
         for t in problem.years:
-            vol = {s: q for (s, mm, tt), q in plan.items() if mm == m and tt == t and q > 0}
+            vol = grouped.get((m, t), {})
             total = sum(vol.values())
-            linked = sum(
-                q
-                for s, q in vol.items()
-                if s in problem.suppliers
-                and target
-                in (
-                    problem.suppliers[s].country,
-                    problem.suppliers[s].ore_origin,
-                    problem.suppliers[s].processing_country,
-                )
-            )
+            linked = sum(q for s, q in vol.items() if target in links(problem, s))
             rows.append([m, t, target, linked / total if total > 0 and target else None])
     return pd.DataFrame(rows, columns=["material", "year", "target", "linked_share"])
 
