@@ -182,24 +182,23 @@ def scenario_tree(scenarios: list[ScenarioData], years: list[int], recourse: str
     so far in that year and joins the first whose data match in every year up to it.
     With clairvoyant recourse every scenario is a group of its own.
     """
-    n = len(scenarios)
     first = years[0]
-    if recourse == CLAIRVOYANT:
-        diverge = {(i, j): first for i in range(n) for j in range(n) if i != j}
-    else:
-        diverge = {
-            (i, j): divergence_year(scenarios[i], scenarios[j], first)
-            for i in range(n)
-            for j in range(i)
-        }
+    diverge: dict[tuple[int, int], float] = {}  # (scenario, leader) -> first year apart
+
+    def apart(i: int, lead: int) -> float:
+        if recourse == CLAIRVOYANT:
+            return first
+        if (i, lead) not in diverge:
+            diverge[(i, lead)] = divergence_year(scenarios[i], scenarios[lead], first)
+        return diverge[(i, lead)]
+
     nodes: list[Node] = []
     node_of: dict[tuple[int, int], int] = {}
     for t in years:
         groups: list[list[int]] = []
-        for i in range(n):
+        for i in range(len(scenarios)):
             for g in groups:
-                lead = g[0]
-                if t < diverge.get((i, lead), diverge.get((lead, i), first)):
+                if t < apart(i, g[0]):
                     g.append(i)
                     break
             else:

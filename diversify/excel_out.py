@@ -79,14 +79,13 @@ def write_table(
         cell.alignment = Alignment(wrap_text=True, vertical="top")
         if str(name) in comments:
             cell.comment = Comment(comments[str(name)], "diversify")
+    fmts = [FORMATS.get(f, f) if (f := formats.get(str(name))) else None for name in df.columns]
     for i, row in enumerate(df.itertuples(index=False), start=start_row + 1):
-        for j, value in enumerate(row, start=start_col):
-            safe_value(ws.cell(i, j), _plain(value))
-    for j, name in enumerate(df.columns, start=start_col):
-        fmt = formats.get(str(name))
-        if fmt:
-            for i in range(start_row + 1, start_row + 1 + len(df)):
-                ws.cell(i, j).number_format = FORMATS.get(fmt, fmt)
+        for j, (value, fmt) in enumerate(zip(row, fmts, strict=True), start=start_col):
+            cell = ws.cell(i, j)
+            safe_value(cell, _plain(value))
+            if fmt:
+                cell.number_format = fmt
     if autofilter and len(df.columns):
         first, last = (
             get_column_letter(start_col),
@@ -94,7 +93,7 @@ def write_table(
         )
         ws.auto_filter.ref = f"{first}{start_row}:{last}{start_row + max(len(df), 1)}"
     ws.freeze_panes = freeze or f"A{start_row + 1}"
-    fit_columns(ws)
+    fit_columns(ws, df, start_col)
 
 
 def _plain(value):
@@ -108,16 +107,20 @@ def _plain(value):
     return value
 
 
-def fit_columns(ws: Worksheet, minimum: int = 8, maximum: int = 60) -> None:
-    widths: dict[int, int] = {}
-    for row in ws.iter_rows():
-        for cell in row:
-            if cell.value is None:
-                continue
-            text = f"{cell.value:,.2f}" if isinstance(cell.value, float) else str(cell.value)
-            widths[cell.column] = max(widths.get(cell.column, 0), len(text) + 2)
-    for col, w in widths.items():
-        ws.column_dimensions[get_column_letter(col)].width = max(minimum, min(maximum, w))
+def fit_columns(
+    ws: Worksheet, df: pd.DataFrame, start_col: int = 1, minimum: int = 8, maximum: int = 60
+) -> None:
+    """Column widths from a table's header and longest value (never narrower than now)."""
+    for j, name in enumerate(df.columns, start=start_col):
+        values = df.iloc[:, j - start_col]
+        present = values.dropna()
+        if values.dtype.kind == "f":
+            longest = max((len(f"{v:,.2f}") for v in present), default=0)
+        else:
+            longest = max((len(str(v)) for v in present), default=0)
+        width = max(minimum, min(maximum, max(len(str(name)), longest) + 2))
+        dim = ws.column_dimensions[get_column_letter(j)]
+        dim.width = max(dim.width, width) if dim.customWidth else width
 
 
 def write_rows(ws: Worksheet, rows: Iterable[Sequence], start_row: int = 1) -> int:
