@@ -82,8 +82,12 @@ def optimise(
     risk_aversion: float,
     options: SolveOptions,
     start: Outcome | None = None,
+    full: bool = True,
 ) -> Outcome:
-    """The least-cost plan for these scenarios (SPEC §4.5); InfeasibleError if none."""
+    """The least-cost plan for these scenarios (SPEC §4.5); InfeasibleError if none.
+
+    `full=False`: only the plan and the objective (re-solves that need no more).
+    """
     tree = scenario_tree(scenarios, problem.years, problem.settings.recourse)
     sm = build_model(problem, scenarios, tree, risk_aversion)
     report, _ = solve(sm.model, options, start=_start_values(sm, start) if start else None)
@@ -95,7 +99,7 @@ def optimise(
             "(raise time_limit_s in Settings, or loosen mip_gap)",
             status="time_limit",
         )
-    return _outcome(sm, report)
+    return _outcome(sm, report, full)
 
 
 def diagnose(problem: Problem, scenarios: list[ScenarioData], options: SolveOptions) -> str:
@@ -170,7 +174,8 @@ def _start_values(sm: SourcingModel, start: Outcome) -> list[tuple[object, float
     )
 
 
-def _outcome(sm: SourcingModel, report: SolveReport) -> Outcome:
+def _outcome(sm: SourcingModel, report: SolveReport, full: bool = True) -> Outcome:
+    """The solved model's plan, objective and (if `full`) scenario costs and recovery."""
     mdl, names = sm.model, [w.name for w in sm.scenarios]
     plan = {
         k: max(0.0, pyo.value(v, exception=False) or 0.0) if hasattr(v, "is_variable_type") else v
@@ -178,6 +183,12 @@ def _outcome(sm: SourcingModel, report: SolveReport) -> Outcome:
     }
     plan = {k: v for k, v in plan.items() if v > 0}
     ordered = {k for k, v in sm.buy.items() if (pyo.value(v, exception=False) or 0.0) > 0.5}
+    probabilities = [w.probability for w in sm.scenarios]
+    alpha = sm.problem.settings.cvar_alpha
+    if not full:
+        return Outcome(
+            plan, names, probabilities, {}, report.objective, report, {}, sm.tree, alpha, ordered
+        )
     parts = {
         w: {p: float(pyo.value(mdl.cost_part[i, p])) for p in COST_PARTS}
         for i, w in enumerate(names)
@@ -193,13 +204,13 @@ def _outcome(sm: SourcingModel, report: SolveReport) -> Outcome:
     return Outcome(
         plan,
         names,
-        [w.probability for w in sm.scenarios],
+        probabilities,
         parts,
         float(pyo.value(mdl.objective)),
         report,
         recovery,
         sm.tree,
-        sm.problem.settings.cvar_alpha,
+        alpha,
         ordered,
     )
 
@@ -278,10 +289,12 @@ def figure_task(problem: Problem, core: Outcome, options: SolveOptions, kind: st
     """One re-solve of `resilience_figures` (top level, so worker processes can run it)."""
     scenarios = scenario_data(problem)
     if kind == "ws":
-        return optimise(problem, [scenarios[index].alone()], 0.0, options, start=core)
+        return optimise(problem, [scenarios[index].alone()], 0.0, options, start=core, full=False)
     if kind == "rp":
-        return optimise(problem, scenarios, 0.0, options, start=core)
-    mean_plan = optimise(problem, [mean_value_scenario(scenarios)], 0.0, options, start=core)
+        return optimise(problem, scenarios, 0.0, options, start=core, full=False)
+    mean_plan = optimise(
+        problem, [mean_value_scenario(scenarios)], 0.0, options, start=core, full=False
+    )
     return evaluate(problem, mean_plan.plan, scenarios, 0.0, options).expected_cost
 
 
