@@ -55,8 +55,13 @@ def read_input(path: Path) -> tuple[RawWorkbook, Problem]:
     return raw, parse(raw)
 
 
-def check_output(path: Path | None, force: bool) -> None:
-    if path is not None and Path(path).exists() and not force:
+def check_output(path: Path | None, force: bool, *inputs: Path) -> None:
+    """Refuse to overwrite an existing file without --force, and an input ever."""
+    if path is None or not Path(path).exists():
+        return
+    if any(Path(path).resolve() == Path(source).resolve() for source in inputs):
+        raise OutputExistsError(f"{path} is an input of this command: write the output elsewhere")
+    if not force:
         raise OutputExistsError(f"{path} exists: pass --force to overwrite it")
 
 
@@ -72,7 +77,7 @@ def solve_workbook(
 ) -> Run:
     """`diversify solve`: the optimal plan and every figure of SPEC §4.6."""
     start = time.perf_counter()
-    check_output(output, force)
+    check_output(output, force, input_path)
     progress("reading the workbook")
     raw, problem = read_input(input_path)
     scenarios = scenario_data(problem)
@@ -113,7 +118,7 @@ def evaluate_workbook(
 ) -> Run:
     """`diversify evaluate`: re-cost a (possibly edited) plan under every scenario."""
     start = time.perf_counter()
-    check_output(output, force)
+    check_output(output, force, plan_path)
     progress("reading the plan workbook")
     raw = load_raw(plan_path)
     inputs, plan_sheet = split_plan_workbook(raw)
@@ -197,7 +202,7 @@ def frontier_workbook(
     from diversify.frontier import trace_frontier, write_frontier_workbook
 
     start = time.perf_counter()
-    check_output(output, force)
+    check_output(output, force, input_path)
     progress("reading the workbook")
     _, problem = read_input(input_path)
     frontier = trace_frontier(problem, target, points, settings_options(problem, verbose), progress)
@@ -227,7 +232,7 @@ def compare_workbooks(
 
     if len(plan_paths) < 2:
         raise InputError([Issue(None, None, None, "compare needs two or more plan workbooks")])
-    check_output(output, force)
+    check_output(output, force, *plan_paths)
     books = []
     for path, name in zip(plan_paths, plan_names(plan_paths), strict=True):
         progress(f"reading {path}")

@@ -34,9 +34,19 @@ def convert(path: Path, fmt: str, tmp: Path) -> Path:
     out.mkdir(exist_ok=True)
     profile = (tmp / "profile").as_uri()  # a fresh profile: no stale settings or locks
     subprocess.run(
-        [SOFFICE, f"-env:UserInstallation={profile}", "--headless", "--convert-to", fmt,
-         "--outdir", str(out), str(path)],
-        check=True, capture_output=True, timeout=180,
+        [
+            SOFFICE,
+            f"-env:UserInstallation={profile}",
+            "--headless",
+            "--convert-to",
+            fmt,
+            "--outdir",
+            str(out),
+            str(path),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=180,
     )
     return out
 

@@ -159,3 +159,11 @@ def test_missing_file(tmp_path):
     r = run("validate", tmp_path / "nope.xlsx")
     assert r.exit_code == 2
     assert "nope.xlsx" in r.stderr
+
+
+def test_an_input_is_never_the_output_even_with_force(tmp_path):
+    src = write_workbook(tmp_path / "in.xlsx", example_2())
+    before = sha(src)
+    r = run("solve", src, "-o", src, "--force")
+    assert r.exit_code == 2 and "input" in r.stderr
+    assert sha(src) == before
