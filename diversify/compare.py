@@ -18,14 +18,21 @@ from pathlib import Path
 
 import pandas as pd
 from openpyxl import Workbook
-from openpyxl.chart import BarChart, Reference
+from openpyxl.chart import BarChart
 from openpyxl.utils import get_column_letter
 
 from diversify import __version__
 from diversify.data import Problem
 from diversify.engine import Plan
 from diversify.errors import InputError, Issue
-from diversify.excel_out import FORMATS, TITLE_FONT, safe_value, save_atomic, write_table
+from diversify.excel_out import (
+    FORMATS,
+    TITLE_FONT,
+    add_series,
+    safe_value,
+    save_atomic,
+    write_table,
+)
 from diversify.frontier import link_share, linked_suppliers
 from diversify.planbook import UNIT_FORMAT, read_plan_sheet, split_plan_workbook
 from diversify.reader import RawWorkbook, load_raw, parse
@@ -782,12 +789,6 @@ def _bar_chart(
     chart.title, chart.y_axis.title = title, "USD"
     chart.y_axis.number_format = "#,##0"
     chart.x_axis.delete = chart.y_axis.delete = False
-    data = Reference(
-        ws, min_col=min_col, max_col=max_col, min_row=header_row, max_row=header_row + n_rows
-    )
-    chart.add_data(data, titles_from_data=True)
-    chart.set_categories(
-        Reference(ws, min_col=category_col, min_row=header_row + 1, max_row=header_row + n_rows)
-    )
+    add_series(chart, ws, header_row, n_rows, min_col, max_col, category_col)
     chart.height, chart.width = 9, 18
     ws.add_chart(chart, anchor or f"A{header_row + n_rows + 3}")

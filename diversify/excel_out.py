@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.chart import Reference
 from openpyxl.comments import Comment
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
@@ -167,3 +168,24 @@ def save_atomic(wb: Workbook, path: Path, force: bool) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def add_series(
+    chart,
+    ws: Worksheet,
+    header_row: int,
+    n: int,
+    first_col: int,
+    last_col: int,
+    cat_col: int = 1,
+) -> None:
+    """Columns first_col..last_col of a table (header at header_row, n rows) as the
+    chart's series, column cat_col as its categories."""
+    data = Reference(
+        ws, min_col=first_col, max_col=last_col, min_row=header_row, max_row=header_row + n
+    )
+    chart.add_data(data, titles_from_data=True)
+    chart.set_categories(
+        Reference(ws, min_col=cat_col, min_row=header_row + 1, max_row=header_row + n)
+    )
+    chart.height, chart.width = 7.5, 16

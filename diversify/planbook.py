@@ -23,6 +23,7 @@ from diversify.excel_out import (
     FORMATS,
     SUBTITLE_FONT,
     TITLE_FONT,
+    add_series,
     copy_sheet,
     safe_value,
     save_atomic,
@@ -222,7 +223,7 @@ def _charts_sheet(ws, results: Results) -> None:
             chart = BarChart()
             chart.type, chart.grouping, chart.overlap = "col", "stacked", 100
             chart.title, chart.y_axis.title = f"{m}: contracted volume by country", "t"
-            _add_series(chart, ws, row + 1, len(mix), 2, len(mix.columns))
+            add_series(chart, ws, row + 1, len(mix), 2, len(mix.columns))
             ws.add_chart(chart, f"{get_column_letter(len(mix.columns) + 2)}{row}")
         col = len(mix.columns) + 12
         write_table(
@@ -236,24 +237,11 @@ def _charts_sheet(ws, results: Results) -> None:
         )
         line = LineChart()
         line.title, line.y_axis.title = f"{m}: stock at year end by scenario", "t"
-        _add_series(
+        add_series(
             line, ws, row + 1, len(stock), col + 1, col + len(stock.columns) - 1, cat_col=col
         )
         ws.add_chart(line, f"{get_column_letter(col + len(stock.columns) + 1)}{row}")
         row += height + 2
-
-
-def _add_series(
-    chart, ws, header_row: int, n: int, first_col: int, last_col: int, cat_col: int = 1
-) -> None:
-    data = Reference(
-        ws, min_col=first_col, max_col=last_col, min_row=header_row, max_row=header_row + n
-    )
-    chart.add_data(data, titles_from_data=True)
-    chart.set_categories(
-        Reference(ws, min_col=cat_col, min_row=header_row + 1, max_row=header_row + n)
-    )
-    chart.height, chart.width = 7.5, 16
 
 
 def _cost_chart(ws, n_rows: int, n_cols: int) -> None:
