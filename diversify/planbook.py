@@ -124,7 +124,7 @@ def _summary_sheet(ws, results: Results, run_info: dict[str, object]) -> None:
     _dependence_block(ws, results, col=6, row=4)
     ws.column_dimensions["A"].width = 60
     ws.column_dimensions["B"].width = 20
-    ws.column_dimensions["D"].width = 4
+    ws.column_dimensions["E"].width = 3
 
 
 def _dependence_block(ws, results: Results, col: int, row: int) -> None:
