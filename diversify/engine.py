@@ -23,7 +23,7 @@ from diversify.derive import (
     scenario_tree,
 )
 from diversify.errors import InfeasibleError
-from diversify.model import BUY_THRESHOLD_T, COST_PARTS, SourcingModel, build_model
+from diversify.model import COST_PARTS, SourcingModel, build_model, plan_binaries
 from diversify.solver import SolveOptions, SolveReport, export_model, solve
 
 Plan = dict[tuple[str, str, int], float]  # (supplier, material, year) -> t
@@ -163,9 +163,7 @@ def evaluate(
 def _start_values(sm: SourcingModel, start: Outcome) -> list[tuple[object, float]]:
     """A MIP start from a known plan: x, and the binaries that follow from it."""
     plan = start.plan
-    ordered = start.ordered | {k for k, q in plan.items() if q > BUY_THRESHOLD_T}
-    active = {(s, t) for s, _, t in ordered}
-    used = {s for s, _ in active}
+    ordered, active, used = plan_binaries(plan, start.ordered)
     return (
         [(v, plan.get(k, 0.0)) for k, v in sm.x.items()]
         + [(v, float(k in ordered)) for k, v in sm.buy.items()]
@@ -345,9 +343,8 @@ def explain(
     """
     tree = scenario_tree(scenarios, problem.years, problem.settings.recourse)
     sm = build_model(problem, scenarios, tree, problem.settings.risk_aversion)
-    ordered = core.ordered | {k for k, q in core.plan.items() if q > BUY_THRESHOLD_T}
-    active = {(s, t) for s, _, t in ordered}
-    for group, on in ((sm.buy, ordered), (sm.active, active), (sm.use, {s for s, _ in active})):
+    ordered, active, used = plan_binaries(core.plan, core.ordered)
+    for group, on in ((sm.buy, ordered), (sm.active, active), (sm.use, used)):
         for key, var in group.items():
             var.fix(1.0 if key in on else 0.0)
     report, cm = solve(sm.model, options)

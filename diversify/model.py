@@ -123,8 +123,9 @@ def rules_by_material_year(problem: Problem, kind: str) -> dict[tuple[str, int],
     return out
 
 
-def order_floor(problem: Problem, sm: SourcingModel, s: str, m: str, t: int) -> float:
+def order_floor(sm: SourcingModel, s: str, m: str, t: int) -> float:
     """Smallest order: moq, raised to min_supplier_share * D[m,t] under min_suppliers."""
+    problem = sm.problem
     floor = problem.offers[(s, m)].min_order_t
     if (m, t) in sm.count_rules:
         floor = max(floor, problem.settings.min_supplier_share * problem.demand_t.get((m, t), 0.0))
@@ -144,7 +145,7 @@ def add_plan_variables(sm: SourcingModel) -> None:
             if t < early:
                 continue
             cap = offer.capacity_t.get(t, 0.0)
-            floor = order_floor(p, sm, s, m, t)
+            floor = order_floor(sm, s, m, t)
             sm.floor_t[(s, m, t)] = floor
             if floor > cap:  # an order could not meet its own floor
                 continue
@@ -174,12 +175,24 @@ def add_plan_variables(sm: SourcingModel) -> None:
     sm.active, sm.use = dict(mdl.supplier_active.items()), dict(mdl.use.items())
 
 
+def plan_binaries(
+    plan: dict[tuple[str, str, int], float], ordered: set[tuple[str, str, int]] = frozenset()
+) -> tuple[set, set, set]:
+    """buy, active and use that follow from a plan (SPEC §4.6): an offer is ordered above
+    1e-6 t (or where `ordered` says the solver ordered it), a supplier is active in a year
+    it has an order, used if it is ever active."""
+    buy = set(ordered) | {k for k, q in plan.items() if q > BUY_THRESHOLD_T}
+    active = {(s, t) for s, _, t in buy}
+    return buy, active, {s for s, _ in active}
+
+
 def fix_plan(sm: SourcingModel, plan: dict[tuple[str, str, int], float]) -> None:
     """A given plan: buy, active and use follow from x (SPEC §4.6, evaluation)."""
     sm.x = {k: v for k, v in plan.items() if v > 0}
-    sm.buy = {k: 1.0 for k, v in plan.items() if v > BUY_THRESHOLD_T}
-    sm.active = {(s, t): 1.0 for (s, _, t) in sm.buy}
-    sm.use = {s: 1.0 for (s, _) in sm.active}
+    buy, active, use = plan_binaries(plan)
+    sm.buy = dict.fromkeys(buy, 1.0)
+    sm.active = dict.fromkeys(active, 1.0)
+    sm.use = dict.fromkeys(use, 1.0)
 
 
 def _gate(sm: SourcingModel, s: str, t: int):
