@@ -163,6 +163,15 @@ def _origin(problem: Problem, s: str, dim: str) -> str:
     return getattr(problem.suppliers[s], dim) if s in problem.suppliers else "?"
 
 
+def volume_by_origin(problem: Problem, vol: dict[str, float], dim: str) -> dict[str, float]:
+    """Tonnes per country of one link (country, ore_origin or processing_country)."""
+    by: dict[str, float] = {}
+    for s, q in vol.items():
+        key = _origin(problem, s, dim)
+        by[key] = by.get(key, 0.0) + q
+    return by
+
+
 def share_table(problem: Problem, plan: dict) -> pd.DataFrame:
     """Shares of the plan (spot excluded) by country, ore origin and processing country."""
     rows = []
@@ -172,10 +181,7 @@ def share_table(problem: Problem, plan: dict) -> pd.DataFrame:
             vol = grouped.get((m, t), {})
             total = sum(vol.values())
             for dim in DIMENSIONS:
-                by: dict[str, float] = {}
-                for s, q in vol.items():
-                    key = _origin(problem, s, dim)
-                    by[key] = by.get(key, 0.0) + q
+                by = volume_by_origin(problem, vol, dim)
                 rows += [[m, t, dim, c, q, q / total] for c, q in by.items()]
     return pd.DataFrame(
         rows, columns=["material", "year", "dimension", "origin", "volume_t", "share"]
@@ -193,9 +199,7 @@ def concentration_table(problem: Problem, plan: dict) -> pd.DataFrame:
             if total <= 0:
                 rows.append([m, t, 0.0, None, None])
                 continue
-            by: dict[str, float] = {}
-            for s, q in vol.items():
-                by[_origin(problem, s, "country")] = by.get(_origin(problem, s, "country"), 0.0) + q
+            by = volume_by_origin(problem, vol, "country")
             hhi = 10_000 * sum((q / total) ** 2 for q in by.values())
             risk = (
                 sum(problem.supplier_risk(s) * q for s, q in vol.items() if s in problem.suppliers)
