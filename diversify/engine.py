@@ -8,12 +8,22 @@ the least-cost plan, RP, EEV/VSS and WS/EVPI.
 from __future__ import annotations
 
 import multiprocessing
-from concurrent.futures import ProcessPoolExecutor, as_completed
+import os
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 
-import pyomo.environ as pyo
+import numpy as np
 
+from diversify.compiled import (
+    FIRST_STAGE,
+    Compiled,
+    compile_sourcing,
+    fixed_plan,
+    full_values,
+    risk_neutral,
+    scenario_alone,
+)
 from diversify.data import Problem, Rule
 from diversify.derive import (
     ScenarioData,
@@ -23,7 +33,8 @@ from diversify.derive import (
     scenario_tree,
 )
 from diversify.errors import InfeasibleError
-from diversify.model import COST_PARTS, SourcingModel, build_model, plan_binaries
+from diversify.model import SourcingModel, build_model, plan_binaries
+from diversify.program import Program, Solution, solve_program
 from diversify.solver import SolveOptions, SolveReport, export_model, solve
 
 Plan = dict[tuple[str, str, int], float]  # (supplier, material, year) -> t
@@ -43,6 +54,9 @@ class Outcome:
     tree: ScenarioTree | None = None
     cvar_alpha: float = 0.9
     ordered: set[tuple[str, str, int]] = field(default_factory=set)  # buy = 1
+    # the compiled model and the solution's column values (for re-solves cut from it)
+    compiled: Compiled | None = field(default=None, repr=False)
+    values: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def scenario_costs(self) -> dict[str, float]:
@@ -90,7 +104,10 @@ def optimise(
     """
     tree = scenario_tree(scenarios, problem.years, problem.settings.recourse)
     sm = build_model(problem, scenarios, tree, risk_aversion)
-    report, _ = solve(sm.model, options, start=_start_values(sm, start) if start else None)
+    c = compile_sourcing(sm)
+    report, _, solution = solve(
+        sm.model, options, _start_values(sm, start) if start else None, c.cm, load=False
+    )
     if report.status == "infeasible":
         raise InfeasibleError(diagnose(problem, scenarios, options))
     if not report.has_solution:
@@ -99,7 +116,7 @@ def optimise(
             "(raise time_limit_s in Settings, or loosen mip_gap)",
             status="time_limit",
         )
-    return _outcome(sm, report, full)
+    return _outcome(c, report, solution.col_value, full)
 
 
 def diagnose(problem: Problem, scenarios: list[ScenarioData], options: SolveOptions) -> str:
@@ -110,7 +127,7 @@ def diagnose(problem: Problem, scenarios: list[ScenarioData], options: SolveOpti
     """
     tree = scenario_tree(scenarios, problem.years, problem.settings.recourse)
     sm = build_model(problem, scenarios, tree, 0.0, elastic=True)
-    report, _ = solve(sm.model, options)
+    report, _, _ = solve(sm.model, options)
     if not report.has_solution:
         return "no plan keeps every rule (the rules that conflict could not be isolated)"
     where: dict[tuple[str, int], list[str]] = {}
@@ -154,10 +171,11 @@ def evaluate(
     """Cost a fixed plan: buy, active, use follow from x; z, I, u, e optimised on the tree."""
     tree = scenario_tree(scenarios, problem.years, problem.settings.recourse)
     sm = build_model(problem, scenarios, tree, risk_aversion, fixed_plan=plan)
-    report, _ = solve(sm.model, options)
+    c = compile_sourcing(sm)
+    report, _, solution = solve(sm.model, options, cm=c.cm, load=False)
     if not report.has_solution:  # cannot happen: surplus and shortfall absorb any plan
         raise InfeasibleError(f"evaluating the plan failed: {report.highs_status}")
-    return _outcome(sm, report)
+    return _outcome(c, report, solution.col_value)
 
 
 def _start_values(sm: SourcingModel, start: Outcome) -> list[tuple[object, float]]:
@@ -172,45 +190,35 @@ def _start_values(sm: SourcingModel, start: Outcome) -> list[tuple[object, float
     )
 
 
-def _outcome(sm: SourcingModel, report: SolveReport, full: bool = True) -> Outcome:
-    """The solved model's plan, objective and (if `full`) scenario costs and recovery."""
-    mdl, names = sm.model, [w.name for w in sm.scenarios]
-    plan = {
-        k: max(0.0, pyo.value(v, exception=False) or 0.0) if hasattr(v, "is_variable_type") else v
-        for k, v in sm.x.items()
-    }
-    plan = {k: v for k, v in plan.items() if v > 0}
-    ordered = {k for k, v in sm.buy.items() if (pyo.value(v, exception=False) or 0.0) > 0.5}
+def _outcome(c: Compiled, report: SolveReport, values: np.ndarray, full: bool = True) -> Outcome:
+    """The plan, objective and (if `full`) scenario costs and recovery of column values."""
+    sm = c.sm
+    names = [w.name for w in sm.scenarios]
+
+    def value(v) -> float:
+        if not hasattr(v, "is_variable_type"):
+            return v  # a fixed plan's number
+        j = c.column(v)
+        return float(values[j]) if j is not None else (v.value if v.fixed else 0.0)
+
+    plan = {k: q for k, x in sm.x.items() if (q := max(0.0, value(x))) > 0}
+    ordered = {k for k, v in sm.buy.items() if value(v) > 0.5}
     probabilities = [w.probability for w in sm.scenarios]
     alpha = sm.problem.settings.cvar_alpha
+    common = dict(tree=sm.tree, cvar_alpha=alpha, ordered=ordered, compiled=c, values=values)
     if not full:
-        return Outcome(
-            plan, names, probabilities, {}, report.objective, report, {}, sm.tree, alpha, ordered
-        )
-    parts = {
-        w: {p: float(pyo.value(mdl.cost_part[i, p])) for p in COST_PARTS}
-        for i, w in enumerate(names)
-    }
+        return Outcome(plan, names, probabilities, {}, report.objective, report, **common)
+    mdl = sm.model
     recovery = {}
     for i, w in enumerate(names):
         for t in sm.years:
             n = sm.tree.node_of[(t, i)]
             for m in sm.problem.materials:
                 recovery[(m, t, w)] = {
-                    v: float(pyo.value(getattr(mdl, v)[m, n])) for v in ("z", "I", "u", "e")
+                    v: value(getattr(mdl, v)[m, n]) for v in ("z", "I", "u", "e")
                 }
-    return Outcome(
-        plan,
-        names,
-        probabilities,
-        parts,
-        float(pyo.value(mdl.objective)),
-        report,
-        recovery,
-        sm.tree,
-        alpha,
-        ordered,
-    )
+    parts = c.costs.parts(values, names)
+    return Outcome(plan, names, probabilities, parts, report.objective, report, recovery, **common)
 
 
 @dataclass
@@ -244,121 +252,165 @@ def resilience_figures(
 ) -> ResilienceFigures:
     """Least-cost plan, price/value of resilience, RP, EEV (VSS) and WS (EVPI).
 
-    |W| + 2 re-solves (+1 for RP when λ > 0), independent of each other: with
-    `workers` > 1 they run in that many worker processes (on a machine whose cores
-    really run in parallel; on 2 shared vCPUs it was measured slower). Each
-    starts from the core plan, which keeps every rule and so is feasible for all of
-    them. The least-cost plan is the first scenario's WS plan (with one scenario,
-    λ·CVaR = λ·C_w does not move the optimum).
+    |W| + 2 re-solves (+1 for RP when λ > 0). The WS and RP programs are cut from the
+    core model's compiled arrays (diversify.compiled), so only the mean-value plan
+    builds a model of its own. The first scenario alone goes first, from the core plan
+    (which keeps every rule, so is feasible for all of them); its optimum is the
+    least-cost plan, and the other scenarios start from it. With `workers` > 1 those
+    run in worker processes while this one finds and costs the mean-value plan and
+    costs the least-cost plan.
     """
     step = progress or (lambda _label: None)
-    scenarios = scenario_data(problem)
+    c, names = core.compiled, core.scenario_names
     lam = problem.settings.risk_aversion
-    tasks: dict[str, tuple] = {
-        f"scenario {w.name} alone (WS)": ("ws", i) for i, w in enumerate(scenarios)
-    }
-    tasks["mean-value plan (EEV)"] = ("eev", None)
-    if lam > 0:
-        tasks["risk-neutral problem (RP)"] = ("rp", None)
-    done, warnings = _run_figure_tasks(problem, core, options, tasks, workers, step)
-
-    ws_first = done.get(f"scenario {scenarios[0].name} alone (WS)")
-    least_cost = price = value = None
-    if ws_first is not None:
-        step("least-cost plan under every scenario")
-        least_cost = evaluate(problem, ws_first.plan, scenarios, lam, options)
-        w0 = core.scenario_names[0]
-        price = core.scenario_costs[w0] - least_cost.scenario_costs[w0]
-        value = least_cost.expected_cost - core.expected_cost
-    rp = core.objective if lam == 0 else _objective(done.get("risk-neutral problem (RP)"))
-    eev = done.get("mean-value plan (EEV)")
-    optima = {w.name: _objective(done.get(f"scenario {w.name} alone (WS)")) for w in scenarios}
-    ws = None
-    if all(v is not None for v in optima.values()):
-        ws = sum(w.probability * optima[w.name] for w in scenarios)
-    return ResilienceFigures(least_cost, price, value, rp, eev, ws, optima, warnings)
-
-
-def _objective(outcome: Outcome | None) -> float | None:
-    return None if outcome is None else outcome.objective
-
-
-def figure_task(problem: Problem, core: Outcome, options: SolveOptions, kind: str, index):
-    """One re-solve of `resilience_figures` (top level, so worker processes can run it)."""
-    scenarios = scenario_data(problem)
-    if kind == "ws":
-        return optimise(problem, [scenarios[index].alone()], 0.0, options, start=core, full=False)
-    if kind == "rp":
-        return optimise(problem, scenarios, 0.0, options, start=core, full=False)
-    mean_plan = optimise(
-        problem, [mean_value_scenario(scenarios)], 0.0, options, start=core, full=False
-    )
-    return evaluate(problem, mean_plan.plan, scenarios, 0.0, options).expected_cost
-
-
-def _run_figure_tasks(problem, core, options, tasks, workers, step):
-    """Run the re-solves, serially or in a process pool; a failed one is left blank."""
-    done: dict[str, object] = {}
+    label = [f"scenario {w} alone (WS)" for w in names]
     warnings: list[str] = []
 
-    def record(label, compute):
-        try:
-            done[label] = compute()
-        except InfeasibleError as exc:
-            warnings.append(f"{label}: {exc}; the figures that need it are left blank")
+    step(label[0])
+    program, columns = scenario_alone(c, 0)
+    first = _solved(
+        label[0], solve_program(program, options, _start(core.values, columns)), warnings
+    )
+    base = core.values if first is None else full_values(c, columns, first[1].col_value)
+    tasks = {}
+    for i in range(1, len(names)):
+        program, columns = scenario_alone(c, i)
+        tasks[label[i]] = program, _start(base, columns, c.column_node[columns] == FIRST_STAGE)
+    if lam > 0:
+        program, columns = risk_neutral(c)
+        tasks["risk-neutral problem (RP)"] = program, _start(core.values, columns)
 
-    if workers <= 1:
-        for label, (kind, index) in tasks.items():
+    least_cost: list[Outcome] = []
+    eev: list[float] = []
+
+    def meanwhile() -> None:
+        if first is not None:
+            step("least-cost plan under every scenario")
+            plan = _outcome(c, first[0], base, full=False).plan
+            least_cost.append(_evaluate_plan(c, plan, False, options))
+        step("mean-value plan (EEV)")
+        try:
+            mean = mean_value_scenario(scenario_data(problem))
+            plan = optimise(problem, [mean], 0.0, options, start=core, full=False).plan
+            eev.append(_evaluate_plan(c, plan, True, options).expected_cost)
+        except InfeasibleError as exc:
+            warnings.append(f"mean-value plan (EEV): {exc}; EEV and VSS are left blank")
+
+    done = _solve_all(tasks, options, workers, step, meanwhile)
+    solved = {key: _solved(key, result, warnings) for key, result in done.items()}
+    optima = {names[0]: first[0].objective if first else None} | {
+        w: (solved[label[i]][0].objective if solved[label[i]] else None)
+        for i, w in enumerate(names)
+        if i > 0
+    }
+    ws = None
+    if all(v is not None for v in optima.values()):
+        ws = sum(p * optima[w] for w, p in zip(names, core.probabilities, strict=True))
+    rp = core.objective
+    if lam > 0:
+        rp_solved = solved["risk-neutral problem (RP)"]
+        rp = rp_solved[0].objective if rp_solved else None
+    price = value = None
+    if least_cost:
+        w0 = names[0]
+        price = core.scenario_costs[w0] - least_cost[0].scenario_costs[w0]
+        value = least_cost[0].expected_cost - core.expected_cost
+    return ResilienceFigures(
+        least_cost[0] if least_cost else None,
+        price,
+        value,
+        rp,
+        eev[0] if eev else None,
+        ws,
+        optima,
+        warnings,
+    )
+
+
+def _start(values: np.ndarray, columns: np.ndarray, only=None) -> tuple[np.ndarray, np.ndarray]:
+    """A MIP start for a sub-program: the known values of its columns (`only` these)."""
+    where = np.arange(len(columns)) if only is None else np.flatnonzero(only)
+    return where, values[columns[where]]
+
+
+def _solved(label: str, result: tuple[SolveReport, Solution | None], warnings: list[str]):
+    """(report, solution) of a re-solve, or None (and a warning) if it found no plan."""
+    report, solution = result
+    if solution is None:
+        why = "no plan within the time limit" if report.status != "infeasible" else "infeasible"
+        warnings.append(f"{label}: {why}; the figures that need it are left blank")
+        return None
+    return report, solution
+
+
+def _evaluate_plan(c: Compiled, plan: Plan, risk_neutral_only: bool, options) -> Outcome:
+    """A plan under every scenario, on the compiled model (see `evaluate`)."""
+    program, columns = fixed_plan(c, plan, risk_neutral_only)
+    report, solution = solve_program(program, options)
+    if solution is None:  # cannot happen: surplus and shortfall absorb any plan
+        raise InfeasibleError(f"evaluating the plan failed: {report.highs_status}")
+    return _outcome(c, report, full_values(c, columns, solution.col_value))
+
+
+def auto_workers(core: Outcome, tasks: int) -> int:
+    """Worker processes for the re-solves: one per usable core when the core solve took
+    long enough to repay starting them (~0.5 s each), else none."""
+    if core.report.solve_seconds < 1.0:
+        return 1
+    return max(1, min(len(os.sched_getaffinity(0)), 4, tasks))
+
+
+def _solve_all(tasks: dict[str, tuple[Program, tuple]], options, workers: int, step, meanwhile):
+    """Solve the programs, serially or in worker processes; `meanwhile` runs here."""
+    if workers <= 1 or len(tasks) <= 1:
+        meanwhile()
+        out = {}
+        for label, (program, start) in tasks.items():
             step(label)
-            record(label, lambda k=kind, i=index: figure_task(problem, core, options, k, i))
-        return done, warnings
+            out[label] = solve_program(program, options, start)
+        return out
     worker_options = replace(options, threads=1, verbose=False)
     ctx = multiprocessing.get_context("spawn")  # HiGHS's threads do not survive a fork
+    out: dict[str, tuple] = {}
     try:
         with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-            futures = {
-                pool.submit(figure_task, problem, core, worker_options, kind, index): label
-                for label, (kind, index) in tasks.items()
+            futures: dict[str, Future] = {
+                label: pool.submit(solve_program, program, worker_options, start)
+                for label, (program, start) in tasks.items()
             }
-            for n, future in enumerate(as_completed(futures), start=1):
-                label = futures[future]
-                step(f"re-solves: {n}/{len(futures)} done ({label})")
-                record(label, future.result)
+            meanwhile()
+            for n, (label, future) in enumerate(futures.items(), start=1):
+                step(f"re-solves in {workers} processes: {n}/{len(futures)} ({label})")
+                out[label] = future.result()
     except BrokenProcessPool:  # a worker died (memory?): finish what is left here
-        rest = {label: task for label, task in tasks.items() if label not in done}
-        more, more_warnings = _run_figure_tasks(problem, core, options, rest, 1, step)
-        done |= more
-        warnings += more_warnings
-    return done, warnings
+        rest = {label: task for label, task in tasks.items() if label not in out}
+        out |= _solve_all(rest, options, 1, step, lambda: None)
+    return out
 
 
-def explain(
-    problem: Problem, scenarios: list[ScenarioData], core: Outcome, options: SolveOptions
-) -> list[dict[str, object]]:
+def explain(problem: Problem, core: Outcome, options: SolveOptions) -> list[dict[str, object]]:
     """What each binding rule and capacity costs, in USD (of the objective) per tonne.
 
     The orders of the plan are fixed (buy, active, use as solved), the LP that is
     left is re-solved, and its duals are read: the marginal value of one more tonne of
     capacity, of a policy rule relaxed by one tonne, of a minimum order lowered by one.
+    The LP is the core model's compiled program with the binaries fixed: no rebuild.
     """
-    tree = scenario_tree(scenarios, problem.years, problem.settings.recourse)
-    sm = build_model(problem, scenarios, tree, problem.settings.risk_aversion)
-    ordered, active, used = plan_binaries(core.plan, core.ordered)
-    for group, on in ((sm.buy, ordered), (sm.active, active), (sm.use, used)):
-        for key, var in group.items():
-            var.fix(1.0 if key in on else 0.0)
-    report, cm = solve(sm.model, options)
+    c = core.compiled
+    binaries = np.flatnonzero(c.program.integrality)
+    lp = c.program.with_fixed(binaries, np.round(core.values[binaries]))
+    report, sol = solve_program(lp, options)
     if not report.has_solution:
         return []
-    sol = cm.highs.getSolution()
     rows = []
-    for con, dual in zip(cm.rows, sol.row_dual, strict=True):
-        item = _explain_row(problem, con.parent_component().name, con.index(), -dual, core)
+    for con, dual in zip(c.cm.rows, sol.row_dual.tolist(), strict=True):
+        item = _explain_row(problem, con.parent_component().local_name, con.index(), -dual, core)
         if item:
             rows.append(item)
-    for var, dual, value in zip(cm.columns, sol.col_dual, sol.col_value, strict=True):
-        if var.parent_component().name == "x" and var.ub is not None and value >= var.ub - 1e-9:
-            item = _explain_row(problem, "capacity", var.index(), -dual, core)
+    at_capacity = sol.col_value >= lp.upper - 1e-9
+    for key, j in c.plan_columns["x"].items():
+        if at_capacity[j] and np.isfinite(lp.upper[j]):
+            item = _explain_row(problem, "capacity", key, -float(sol.col_dual[j]), core)
             if item:
                 rows.append(item)
     return sorted(rows, key=lambda r: -abs(r["usd_per_t"]))

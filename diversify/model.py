@@ -59,6 +59,12 @@ class SourcingModel:
     floor_t: dict[tuple[str, str, int], float] = field(default_factory=dict)
     count_rules: dict[tuple[str, int], list[Rule]] = field(default_factory=dict)
     elastic: bool = False  # policy rows may be broken at a price (diagnosis)
+    # the linear terms (coefficient, variable or number) of the cost parts: shared by
+    # every scenario under key (None, part), per scenario under (i, part); purchases are
+    # (None, "undisrupted") + (i, "corrections")
+    cost_terms: dict[tuple[int | None, str], list[tuple[float, object]]] = field(
+        default_factory=dict
+    )
     _orders: dict | None = None
 
     @property
@@ -395,31 +401,25 @@ def add_scenario_costs(sm: SourcingModel) -> None:
     the undisrupted sum plus each scenario's corrections where a or pm differ from 1.
     """
     p, mdl = sm.problem, sm.model
-    mdl.qualification_cost = pyo.Expression(
-        expr=_linear(
-            [
-                (p.suppliers[s].qualification_cost_usd, v)
-                for s, v in sm.use.items()
-                if not p.suppliers[s].qualified
-            ]
-        )
-    )
-    mdl.fixed_cost = pyo.Expression(
-        expr=_linear(
-            [
-                (discount_factor(p, t) * p.suppliers[s].annual_fixed_cost_usd, v)
-                for (s, t), v in sm.active.items()
-            ]
-        )
-    )
+    terms = sm.cost_terms
+    terms[(None, "qualification")] = [
+        (p.suppliers[s].qualification_cost_usd, v)
+        for s, v in sm.use.items()
+        if not p.suppliers[s].qualified
+    ]
+    terms[(None, "fixed")] = [
+        (discount_factor(p, t) * p.suppliers[s].annual_fixed_cost_usd, v)
+        for (s, t), v in sm.active.items()
+    ]
     base = {k: purchase_cost(sm, k, None) for k in sm.x}
-    mdl.undisrupted_purchases = pyo.Expression(
-        expr=_linear([(base[k], x) for k, x in sm.x.items()])
-    )
+    terms[(None, "undisrupted")] = [(base[k], x) for k, x in sm.x.items()]
+    mdl.qualification_cost = pyo.Expression(expr=_linear(terms[(None, "qualification")]))
+    mdl.fixed_cost = pyo.Expression(expr=_linear(terms[(None, "fixed")]))
+    mdl.undisrupted_purchases = pyo.Expression(expr=_linear(terms[(None, "undisrupted")]))
     parts = {}
     for i, w in enumerate(sm.scenarios):
         hit = sorted(k for k in w.avail.keys() | w.price_mult.keys() if k in sm.x)
-        corrections = _linear([(purchase_cost(sm, k, w) - base[k], sm.x[k]) for k in hit])
+        terms[(i, "corrections")] = [(purchase_cost(sm, k, w) - base[k], sm.x[k]) for k in hit]
         spot, holding, shortfall = [], [], []
         for t in sm.years:
             n = sm.tree.node_of[(t, i)]
@@ -429,10 +429,11 @@ def add_scenario_costs(sm: SourcingModel) -> None:
                 spot.append((df * 1000 * price, mdl.z[m, n]))
                 holding.append((df * 1000 * mat.holding_cost_usd_per_kg_year, mdl.I[m, n]))
                 shortfall.append((df * 1000 * mat.shortfall_penalty_usd_per_kg, mdl.u[m, n]))
+        terms |= {(i, "spot"): spot, (i, "holding"): holding, (i, "shortfall"): shortfall}
         parts |= {
             (i, "qualification"): mdl.qualification_cost,
             (i, "fixed"): mdl.fixed_cost,
-            (i, "purchases"): mdl.undisrupted_purchases + corrections,
+            (i, "purchases"): mdl.undisrupted_purchases + _linear(terms[(i, "corrections")]),
             (i, "spot"): _linear(spot),
             (i, "holding"): _linear(holding),
             (i, "shortfall"): _linear(shortfall),

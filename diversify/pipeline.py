@@ -94,7 +94,7 @@ def solve_workbook(
         resilience_figures(problem, core, options, progress, workers) if with_figures else None
     )
     progress("explaining what the rules cost")
-    why = explain(problem, scenarios, core, options) if with_figures else None
+    why = explain(problem, core, options) if with_figures else None
     results = tabulate(problem, core, figures, explain=why)
     if output is not None:
         progress("writing the plan workbook")

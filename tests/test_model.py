@@ -428,9 +428,9 @@ def test_explain_prices_binding_rules_and_capacities():
 
     # max_share CN 0.6: one more tonne from CN (10 $/kg) instead of AU (20 $/kg) saves 10,000
     p = one_year(TWO, rules=[dict(rule="max_share", scope="country", target="CN", value=0.6)])
-    rows = explain(p, scenario_data(p), solve(p), settings_options(p))
+    rows = explain(p, solve(p), settings_options(p))
     assert [(r["kind"], r["usd_per_t"]) for r in rows] == [("policy rule", pytest.approx(10_000))]
     # capacity 6 t at 10 $/kg, the rest spot at 100 $/kg: a 7th tonne saves 90,000
     p = one_year({("CN", "M"): dict(price_usd_per_kg=10, capacity=6)})
-    rows = explain(p, scenario_data(p), solve(p), settings_options(p))
+    rows = explain(p, solve(p), settings_options(p))
     assert [(r["kind"], r["usd_per_t"]) for r in rows] == [("capacity", pytest.approx(90_000))]

@@ -1,0 +1,192 @@
+"""The compiled model, and the programs the figures re-solve, cut from its arrays.
+
+A model is built and compiled once (`compile_sourcing`). Every column and row is then
+known by its place: the first stage (plan, rules), a node of the scenario tree
+(recovery, balance), or the CVaR terms. The cost of each scenario, C_w of SPEC §4.3,
+is a linear function of the columns (`CostMatrix`). So the re-solves of SPEC §4.6 need
+no new Pyomo model:
+
+* a scenario alone (WS): the first stage and the nodes on the scenario's path, with
+  C_w as the objective (the same program a one-scenario model compiles to);
+* the risk-neutral problem (RP, when λ > 0): all but the CVaR columns and rows, with
+  Σ_w π_w C_w as the objective;
+* a fixed plan (the least-cost and the mean-value plans under every scenario): x and
+  the binaries that follow from it fixed, the first-stage rows dropped (they bind only
+  fixed columns), the recovery left free.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from diversify.model import COST_PARTS, SourcingModel, plan_binaries
+from diversify.program import Program
+from diversify.solver import CompiledModel, compile_model
+
+FIRST_STAGE, CVAR = -1, -2  # the "node" of first-stage and CVaR columns and rows
+RECOVERY = ("z", "I", "u", "e")
+SHARED_PARTS = ("qualification", "fixed", "undisrupted")
+SCENARIO_PARTS = ("corrections", "spot", "holding", "shortfall")
+
+
+@dataclass
+class CostMatrix:
+    """C_w's parts as rows over the columns: parts = rows @ values + constants.
+
+    `shared` holds the parts every scenario shares (qualification, fixed costs,
+    undisrupted purchases), `per_scenario` four rows per scenario (purchase
+    corrections where a or pm differ from 1, spot, holding, shortfall)."""
+
+    shared: sp.csr_matrix
+    shared_constant: np.ndarray
+    per_scenario: sp.csr_matrix
+    per_scenario_constant: np.ndarray
+
+    def parts(self, values: np.ndarray, names: list[str]) -> dict[str, dict[str, float]]:
+        """Scenario -> part (SPEC §4.6's six) -> discounted USD, for these column values."""
+        q, f, base = (self.shared @ values + self.shared_constant).tolist()
+        rows = (self.per_scenario @ values + self.per_scenario_constant).reshape(-1, 4)
+        return {
+            w: dict(zip(COST_PARTS, (q, f, base + c, s, h, u), strict=True))
+            for w, (c, s, h, u) in zip(names, rows.tolist(), strict=True)
+        }
+
+    def scenario_cost(self, i: int) -> tuple[np.ndarray, float]:
+        """C_w of scenario i as (cost per column, constant)."""
+        rows = self.per_scenario[4 * i : 4 * i + 4]
+        cost = np.asarray(self.shared.sum(axis=0)).ravel() + np.asarray(rows.sum(axis=0)).ravel()
+        constant = self.shared_constant.sum() + self.per_scenario_constant[4 * i : 4 * i + 4].sum()
+        return cost, float(constant)
+
+    def expected_cost(self, probabilities: list[float]) -> tuple[np.ndarray, float]:
+        """Σ_w π_w C_w as (cost per column, constant)."""
+        weights = np.repeat(np.asarray(probabilities, dtype=float), 4)
+        cost = np.asarray(self.shared.sum(axis=0)).ravel() * sum(probabilities)
+        cost = cost + weights @ self.per_scenario
+        constant = self.shared_constant.sum() * sum(probabilities)
+        return np.asarray(cost).ravel(), float(constant + weights @ self.per_scenario_constant)
+
+
+@dataclass
+class Compiled:
+    """A built model, compiled, with each column and row placed (first stage, tree
+    node, CVaR) and the scenario costs over its columns."""
+
+    sm: SourcingModel
+    cm: CompiledModel
+    column_node: np.ndarray
+    row_node: np.ndarray
+    costs: CostMatrix
+    plan_columns: dict[str, dict]  # "x" | "buy" | "active" | "use" -> key -> column
+
+    @property
+    def program(self) -> Program:
+        return self.cm.program
+
+    def column(self, var) -> int | None:
+        return self._index.get(id(var))
+
+    def __post_init__(self) -> None:
+        self._index = self.cm.column_index()
+
+    def path_nodes(self, i: int) -> np.ndarray:
+        return np.array(sorted({self.sm.tree.node_of[(t, i)] for t in self.sm.years}))
+
+
+def compile_sourcing(sm: SourcingModel) -> Compiled:
+    """Compile the model and place its columns and rows."""
+    cm = compile_model(sm.model)
+    column_node = np.array([_node(v) for v in cm.columns], dtype=np.int64)
+    row_node = np.array([_node(c) for c in cm.rows], dtype=np.int64)
+    index = cm.column_index()
+    plan_columns = {
+        name: {k: index[id(v)] for k, v in getattr(sm, name).items() if id(v) in index}
+        for name in ("x", "buy", "active", "use")
+    }
+    costs = cost_matrix(sm, index, len(cm.columns))
+    return Compiled(sm, cm, column_node, row_node, costs, plan_columns)
+
+
+def _node(component) -> int:
+    """The tree node of a recovery column or balance row; FIRST_STAGE or CVAR otherwise."""
+    name = component.parent_component().local_name
+    if name in RECOVERY or name == "balance":
+        return component.index()[1]
+    if name in ("eta", "excess", "excess_def"):
+        return CVAR
+    return FIRST_STAGE
+
+
+def cost_matrix(sm: SourcingModel, index: dict[int, int], n: int) -> CostMatrix:
+    """The cost terms the model was built from (SourcingModel.cost_terms) as matrices."""
+
+    def block(keys):
+        rows, cols, coefs = [], [], []
+        constant = np.zeros(len(keys))
+        for r, key in enumerate(keys):
+            for coef, v in sm.cost_terms.get(key, ()):
+                if not hasattr(v, "is_variable_type"):
+                    constant[r] += coef * v
+                elif id(v) in index:
+                    rows.append(r)
+                    cols.append(index[id(v)])
+                    coefs.append(coef)
+                elif v.fixed:  # compiled as a constant
+                    constant[r] += coef * v.value
+        matrix = sp.csr_matrix((coefs, (rows, cols)), shape=(len(keys), n))
+        return matrix, constant
+
+    shared = block([(None, part) for part in SHARED_PARTS])
+    scenarios = range(len(sm.scenarios))
+    per_scenario = block([(i, part) for i in scenarios for part in SCENARIO_PARTS])
+    return CostMatrix(*shared, *per_scenario)
+
+
+def scenario_alone(c: Compiled, i: int) -> tuple[Program, np.ndarray]:
+    """Scenario i alone with probability 1 and λ = 0 (WS): the program and its columns
+    (indices into the compiled model's)."""
+    path = c.path_nodes(i)
+    columns = np.flatnonzero((c.column_node == FIRST_STAGE) | np.isin(c.column_node, path))
+    rows = np.flatnonzero((c.row_node == FIRST_STAGE) | np.isin(c.row_node, path))
+    cost, constant = c.costs.scenario_cost(i)
+    return c.program.restricted(columns, rows, cost, constant), columns
+
+
+def risk_neutral(c: Compiled) -> tuple[Program, np.ndarray]:
+    """The problem with λ = 0 (RP): the CVaR columns and rows left out."""
+    columns = np.flatnonzero(c.column_node != CVAR)
+    rows = np.flatnonzero(c.row_node != CVAR)
+    cost, constant = c.costs.expected_cost([w.probability for w in c.sm.scenarios])
+    return c.program.restricted(columns, rows, cost, constant), columns
+
+
+def fixed_plan(c: Compiled, plan: dict, risk_neutral_only: bool) -> tuple[Program, np.ndarray]:
+    """The recovery LP of a given plan: x fixed, buy/active/use as they follow from it
+    (SPEC §4.6), first-stage rows dropped; with `risk_neutral_only` also the CVaR terms
+    (the objective is then the expected cost)."""
+    keep = c.column_node != CVAR if risk_neutral_only else np.ones(len(c.column_node), bool)
+    columns = np.flatnonzero(keep)
+    rows = np.flatnonzero((c.row_node != FIRST_STAGE) & ((c.row_node != CVAR) | ~risk_neutral_only))
+    if risk_neutral_only:
+        cost, constant = c.costs.expected_cost([w.probability for w in c.sm.scenarios])
+    else:
+        cost, constant = c.program.cost, c.program.offset
+    program = c.program.restricted(columns, rows, cost, constant)
+    on = dict(zip(("buy", "active", "use"), plan_binaries(plan), strict=True))
+    fixed = {j: plan.get(k, 0.0) for k, j in c.plan_columns["x"].items()}
+    for name, keys in on.items():
+        fixed |= {j: float(k in keys) for k, j in c.plan_columns[name].items()}
+    position = np.full(len(c.column_node), -1)
+    position[columns] = np.arange(len(columns))
+    where = np.array([position[j] for j in fixed], dtype=np.int64)
+    return program.with_fixed(where, np.array(list(fixed.values()), dtype=float)), columns
+
+
+def full_values(c: Compiled, columns: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Values of a sub-program's columns spread over the compiled model's (0 elsewhere)."""
+    out = np.zeros(len(c.column_node))
+    out[columns] = values
+    return out

@@ -1,0 +1,196 @@
+"""A compiled model as plain arrays, and HiGHS solving it: no Pyomo in this module.
+
+    min  c'x + offset   s.t.  row_lower <= A x <= row_upper,  lower <= x <= upper,
+                              x_j integer where integrality_j = 1
+
+The solver layer compiles the Pyomo model into a `Program` once; the re-solves of the
+figures are sub-programs of it (a scenario's columns and rows, another objective) that
+HiGHS takes as they are, in this process or in a worker process, which imports only
+numpy, scipy.sparse and highspy.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from dataclasses import dataclass, field, replace
+
+import highspy
+import numpy as np
+import scipy.sparse as sp
+
+OPTIMAL, TIME_LIMIT, INFEASIBLE = "optimal", "time_limit", "infeasible"
+
+
+def _silence_banner() -> None:
+    """HiGHS prints its banner to stdout on the first Highs(); keep stdout for results."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+_silence_banner()
+
+
+@dataclass
+class SolveOptions:
+    time_limit_s: float = 60.0
+    mip_gap: float = 1e-4
+    verbose: bool = False
+    threads: int | None = None
+
+
+@dataclass
+class SolveReport:
+    """What one solve gave: status, objective, gap and where the time went."""
+
+    status: str  # optimal, time_limit (with a plan), infeasible, or no_solution
+    objective: float | None = None
+    mip_gap: float | None = None
+    solve_seconds: float = 0.0  # HiGHS's own run time
+    compile_seconds: float = 0.0  # Pyomo -> arrays
+    handoff_seconds: float = 0.0  # arrays -> HiGHS
+    highs_status: str = ""
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def has_solution(self) -> bool:
+        return self.status in (OPTIMAL, TIME_LIMIT)
+
+
+@dataclass
+class Solution:
+    """Primal values of the columns; duals when the program is an LP."""
+
+    col_value: np.ndarray
+    col_dual: np.ndarray | None = None
+    row_dual: np.ndarray | None = None
+
+
+@dataclass
+class Program:
+    """min c'x + offset over row and column bounds, in HiGHS's column-wise arrays."""
+
+    cost: np.ndarray
+    offset: float
+    matrix: sp.csc_matrix
+    lower: np.ndarray
+    upper: np.ndarray
+    row_lower: np.ndarray
+    row_upper: np.ndarray
+    integrality: np.ndarray  # int32, 1 = integer
+
+    @property
+    def is_mip(self) -> bool:
+        return bool(self.integrality.any())
+
+    def restricted(
+        self, columns: np.ndarray, rows: np.ndarray, cost: np.ndarray, offset: float
+    ) -> Program:
+        """The program on the chosen columns and rows (index arrays) with another
+        objective (`cost` over all columns of this program). The rows chosen must not
+        touch a column left out."""
+        matrix = self.matrix[:, columns][rows, :].tocsc()
+        return Program(
+            cost[columns],
+            offset,
+            matrix,
+            self.lower[columns],
+            self.upper[columns],
+            self.row_lower[rows],
+            self.row_upper[rows],
+            self.integrality[columns],
+        )
+
+    def with_fixed(self, columns: np.ndarray, values: np.ndarray) -> Program:
+        """The same program with these columns fixed at these values (as continuous)."""
+        lower, upper, integrality = self.lower.copy(), self.upper.copy(), self.integrality.copy()
+        lower[columns] = upper[columns] = values
+        integrality[columns] = 0
+        return replace(self, lower=lower, upper=upper, integrality=integrality)
+
+
+def to_highs(program: Program, options: SolveOptions) -> highspy.Highs:
+    """A HiGHS instance holding the program, with the solve options set."""
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", options.verbose)
+    if options.verbose:  # HiGHS's log to stderr: stdout is kept for results (--json)
+        h.setOptionValue("log_to_console", False)
+        h.cbLogging.subscribe(lambda event: sys.stderr.write(event.message))
+    a = program.matrix
+    h.passModel(
+        len(program.cost),
+        len(program.row_lower),
+        a.nnz,
+        int(highspy.MatrixFormat.kColwise),
+        int(highspy.ObjSense.kMinimize),
+        float(program.offset),
+        program.cost,
+        program.lower,
+        program.upper,
+        program.row_lower,
+        program.row_upper,
+        a.indptr.astype(np.int32),
+        a.indices.astype(np.int32),
+        a.data.astype(float),
+        program.integrality,
+    )
+    h.setOptionValue("time_limit", float(options.time_limit_s))
+    h.setOptionValue("mip_rel_gap", float(options.mip_gap))
+    h.setOptionValue("random_seed", 0)
+    if options.threads:
+        h.setOptionValue("threads", options.threads)
+    return h
+
+
+def run(
+    h: highspy.Highs, is_mip: bool, start: tuple[np.ndarray, np.ndarray] | None = None
+) -> tuple[SolveReport, Solution | None]:
+    """Run HiGHS (from a MIP start: column indices and values, possibly partial)."""
+    if start is not None and len(start[0]):
+        idx, vals = start
+        h.setSolution(len(idx), idx.astype(np.int32), vals.astype(float))
+    h.run()
+    status = h.getModelStatus()
+    info = h.getInfo()
+    has_plan = info.primal_solution_status == 2  # kSolutionStatusFeasible
+    report = SolveReport(
+        status=_status(status, has_plan),
+        highs_status=h.modelStatusToString(status),
+        solve_seconds=h.getRunTime(),
+    )
+    if not report.has_solution:
+        return report, None
+    report.objective = info.objective_function_value
+    gap = info.mip_gap if is_mip else 0.0
+    report.mip_gap = max(gap, 0.0) if math.isfinite(gap) else None
+    sol = h.getSolution()
+    values = np.array(sol.col_value)
+    if is_mip:
+        return report, Solution(values)
+    return report, Solution(values, np.array(sol.col_dual), np.array(sol.row_dual))
+
+
+def solve_program(
+    program: Program, options: SolveOptions, start: tuple[np.ndarray, np.ndarray] | None = None
+) -> tuple[SolveReport, Solution | None]:
+    """Solve a program in arrays (top level: worker processes run it)."""
+    return run(to_highs(program, options), program.is_mip, start)
+
+
+def _status(status, has_plan: bool) -> str:
+    s = highspy.HighsModelStatus
+    if status == s.kOptimal:
+        return OPTIMAL
+    if status in (s.kInfeasible, s.kUnboundedOrInfeasible):
+        return INFEASIBLE
+    if has_plan:
+        return TIME_LIMIT
+    return "no_solution"
