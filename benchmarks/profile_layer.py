@@ -54,9 +54,11 @@ class GcTimer:
 def stages(book: Path, out: Path):
     """(label, thunk) pairs; each thunk runs one stage and returns what the next needs."""
     from diversify import engine, pipeline, solver
+    from diversify.compiled import compile_sourcing, scenario_alone
     from diversify.derive import scenario_data, scenario_tree
     from diversify.model import build_model
     from diversify.planbook import write_plan_workbook
+    from diversify.program import solve_program
     from diversify.results import tabulate
 
     state: dict = {}
@@ -75,13 +77,17 @@ def stages(book: Path, out: Path):
         state["sm"] = build_model(p, state["scenarios"], state["tree"], p.settings.risk_aversion)
 
     def compile_():
-        solver.compile_model(state["sm"].model, state["options"])
+        state["compiled"] = compile_sourcing(state["sm"])
 
     def solve():
-        state["report"], _ = solver.solve(state["sm"].model, state["options"])
+        c = state["compiled"]
+        state["report"], _, state["solution"] = solver.solve(
+            state["sm"].model, state["options"], cm=c.cm, load=False
+        )
 
     def outcome():
-        state["core"] = engine._outcome(state["sm"], state["report"])
+        c = state["compiled"]
+        state["core"] = engine._outcome(c, state["report"], state["solution"].col_value)
 
     def table():
         state["results"] = tabulate(state["problem"], state["core"])
@@ -92,19 +98,20 @@ def stages(book: Path, out: Path):
         write_plan_workbook(out, p, state["results"], state["raw"].sheets, info, True)
 
     def figure_task():
-        p = state["problem"]
-        engine.figure_task(p, state["core"], state["options"], "ws", len(state["scenarios"]) - 1)
+        core = state["core"]
+        program, columns = scenario_alone(core.compiled, len(state["scenarios"]) - 1)
+        solve_program(program, state["options"], engine._start(core.values, columns))
 
     return [
         ("read + validate (pipeline.read_input)", read),
         ("derive (scenario_data + scenario_tree)", derive),
         ("build (model.build_model)", build),
-        ("compile + hand-off (solver.compile_model), first call", compile_),
-        ("solver.solve: compile again (warm) + hand-off + HiGHS + solution back", solve),
+        ("compile + place columns (compiled.compile_sourcing), first call", compile_),
+        ("solver.solve: hand-off + HiGHS + solution back", solve),
         ("outcome (engine._outcome)", outcome),
         ("tabulate (results.tabulate)", table),
         ("write (planbook.write_plan_workbook)", write),
-        ("one figure re-solve: a scenario alone (engine.figure_task)", figure_task),
+        ("one figure re-solve: the last scenario alone (compiled.scenario_alone)", figure_task),
     ]
 
 

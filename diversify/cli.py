@@ -287,11 +287,11 @@ def _finish(run, command: str, as_json: bool) -> None:
 )
 @click.option(
     "--workers",
-    type=click.IntRange(1, 64),
-    default=1,
+    type=click.IntRange(0, 64),
+    default=0,
     show_default=True,
-    help="Worker processes for the re-solves of the figures (WS, EEV, least-cost plan); "
-    "worth it where the cores really run in parallel.",
+    help="Worker processes for the re-solves of the figures (one per scenario, RP); "
+    "0: one per core when the core solve took over a second, else none.",
 )
 @_common_run_options
 @debug_option

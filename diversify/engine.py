@@ -248,7 +248,7 @@ def resilience_figures(
     core: Outcome,
     options: SolveOptions,
     progress=None,
-    workers: int = 1,
+    workers: int = 0,
 ) -> ResilienceFigures:
     """Least-cost plan, price/value of resilience, RP, EEV (VSS) and WS (EVPI).
 
@@ -258,7 +258,7 @@ def resilience_figures(
     (which keeps every rule, so is feasible for all of them); its optimum is the
     least-cost plan, and the other scenarios start from it. With `workers` > 1 those
     run in worker processes while this one finds and costs the mean-value plan and
-    costs the least-cost plan.
+    costs the least-cost plan (0: `auto_workers`).
     """
     step = progress or (lambda _label: None)
     c, names = core.compiled, core.scenario_names
@@ -296,6 +296,7 @@ def resilience_figures(
         except InfeasibleError as exc:
             warnings.append(f"mean-value plan (EEV): {exc}; EEV and VSS are left blank")
 
+    workers = workers or auto_workers(core, len(tasks))
     done = _solve_all(tasks, options, workers, step, meanwhile)
     solved = {key: _solved(key, result, warnings) for key, result in done.items()}
     optima = {names[0]: first[0].objective if first else None} | {

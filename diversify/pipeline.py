@@ -73,7 +73,7 @@ def solve_workbook(
     progress: Progress = _quiet,
     with_figures: bool = True,
     export_model: Path | None = None,
-    workers: int = 1,
+    workers: int = 0,
 ) -> Run:
     """`diversify solve`: the optimal plan and every figure of SPEC §4.6."""
     start = time.perf_counter()
