@@ -48,7 +48,8 @@ def safe_value(cell, value) -> None:
     if isinstance(value, float) and not math.isfinite(value):
         value = None
     if isinstance(value, str):
-        value = ILLEGAL_CHARACTERS_RE.sub("", value)
+        if not value.isprintable():  # control characters (a cheap test before the regex)
+            value = ILLEGAL_CHARACTERS_RE.sub("", value)
         cell.value = value
         if value.startswith(FORMULA_START):
             cell.data_type = "s"

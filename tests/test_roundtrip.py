@@ -71,3 +71,25 @@ def test_edited_plans_read_back_exactly(tmp_path, edits):
     assert plan == pytest.approx(expected, rel=1e-15)
     ev = evaluate_workbook(edited, None)
     assert ev.results.summary["objective_usd"] is not None
+
+
+@pytest.mark.parametrize(
+    ("text", "written"),
+    [
+        ("Lynas\x07 Malaysia", "Lynas Malaysia"),  # a control character is dropped
+        ("=HYPERLINK(1)", "=HYPERLINK(1)"),  # stays text, never a formula
+        ("Tab\there", "Tab\there"),  # tab and newline are kept
+        ("Société Générale", "Société Générale"),
+    ],
+)
+def test_text_is_written_as_text_without_control_characters(tmp_path, text, written):
+    from openpyxl import Workbook
+
+    from diversify.excel_out import safe_value
+
+    wb = Workbook()
+    safe_value(wb.active.cell(1, 1), text)
+    wb.save(tmp_path / "t.xlsx")
+    cell = load_workbook(tmp_path / "t.xlsx").active.cell(1, 1)
+    assert cell.value == written
+    assert cell.data_type == "s"
