@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from diversify import program as highs_program
 from diversify.compiled import (
     FIRST_STAGE,
     Compiled,
@@ -376,7 +377,7 @@ def _solve_all(tasks: dict[str, tuple[Program, tuple]], options, workers: int, s
     try:
         with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
             futures: dict[str, Future] = {
-                label: pool.submit(solve_program, program, worker_options, start)
+                label: pool.submit(highs_program.solve_program, program, worker_options, start)
                 for label, (program, start) in tasks.items()
             }
             meanwhile()
