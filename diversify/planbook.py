@@ -77,7 +77,8 @@ def write_plan_workbook(
         results.concentration,
         {"volume_t": "t", "hhi": "hhi", "avg_risk": "risk"},
     )
-    write_table(wb.create_sheet("Scenario tree"), results.tree, {"stock_t": "t"})
+    stock = {c: "t" for c in results.tree.columns if c.startswith("stock_t ")}
+    write_table(wb.create_sheet("Scenario tree"), results.tree, stock | {"scenario_count": "int"})
     _list_sheet(
         wb.create_sheet("Breaches"), "breach", results.breaches, "The plan keeps every rule."
     )

@@ -247,18 +247,17 @@ def shortfall_table(outcome: Outcome, rec: pd.DataFrame) -> pd.DataFrame:
 
 
 def tree_table(outcome: Outcome) -> pd.DataFrame:
-    """Which scenarios share their recovery in which year, and the stock on each node."""
+    """One row per node of the scenario tree: its year, the stock at year end of each
+    material there, and the scenarios that share their recovery in it."""
     rows = []
     tree = outcome.tree
     materials = sorted({m for m, _, _ in outcome.recovery})
     for n, node in enumerate(tree.nodes):
         names = [outcome.scenario_names[i] for i in node.members]
-        lead = names[0]
-        for m in materials:
-            rows.append(
-                [node.year, n + 1, ", ".join(names), m, outcome.recovery[(m, node.year, lead)]["I"]]
-            )
-    return pd.DataFrame(rows, columns=["year", "node", "scenarios", "material", "stock_t"])
+        stock = [outcome.recovery[(m, node.year, names[0])]["I"] for m in materials]
+        rows.append([node.year, n + 1, *stock, len(names), ", ".join(names)])
+    columns = ["year", "node", *(f"stock_t {m}" for m in materials), "scenario_count", "scenarios"]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def json_summary(results: Results, command: str) -> dict[str, object]:

@@ -434,3 +434,17 @@ def test_explain_prices_binding_rules_and_capacities():
     p = one_year({("CN", "M"): dict(price_usd_per_kg=10, capacity=6)})
     rows = explain(p, solve(p), settings_options(p))
     assert [(r["kind"], r["usd_per_t"]) for r in rows] == [("capacity", pytest.approx(90_000))]
+
+
+def test_the_tree_table_has_a_row_per_node_with_its_stock():
+    from diversify.results import tree_table
+
+    core = solve(spec_example_3())
+    table = tree_table(core)
+    assert table["year"].tolist() == [2025, 2026, 2027, 2027]
+    assert table["scenario_count"].tolist() == [2, 2, 1, 1]
+    assert table["scenarios"].tolist()[:2] == ["normal, ban27", "normal, ban27"]
+    for row in table.itertuples(index=False):
+        lead = row.scenarios.split(", ")[0]
+        assert row[2] == pytest.approx(core.recovery[("M", row.year, lead)]["I"])
+    assert list(table.columns) == ["year", "node", "stock_t M", "scenario_count", "scenarios"]
