@@ -130,6 +130,9 @@ def one_pass(size: str, profiled: bool, top: int) -> list[dict]:
             time_limit_s=TIME_LIMIT_S,
             mip_gap=MIP_GAP,
         )
+        from diversify.cli import tune_garbage_collection
+
+        tune_garbage_collection()  # as the CLI does
         for label, thunk in stages(book, Path(tmp) / "plan.xlsx"):
             if not profiled:
                 with GcTimer() as gct:

@@ -145,6 +145,7 @@ class MemorySampler:
 def run_size(name: str) -> dict:
     t0 = time.perf_counter()
     from diversify import engine, pipeline
+    from diversify.cli import tune_garbage_collection
     from diversify.derive import scenario_data, scenario_tree
 
     imports_s = time.perf_counter() - t0
@@ -195,6 +196,7 @@ def run_size(name: str) -> dict:
         cpu0 = resource.getrusage(resource.RUSAGE_SELF)
         t0 = time.perf_counter()
         with MemorySampler() as mem, GcTimer() as gct:
+            tune_garbage_collection()  # as the CLI does
             run = pipeline.solve_workbook(book, tmp / "plan.xlsx")
         out["end_to_end_s"] = time.perf_counter() - t0
         cpu1 = resource.getrusage(resource.RUSAGE_SELF)

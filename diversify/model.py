@@ -27,6 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pyomo.environ as pyo
+from pyomo.core.expr.numeric_expr import LinearExpression, MonomialTermExpression
 
 from diversify.data import Problem, Rule
 from diversify.derive import (
@@ -333,9 +334,9 @@ def add_recovery_variables(sm: SourcingModel) -> None:
     mdl.e = pyo.Var(idx, domain=pyo.NonNegativeReals)
 
 
-def _delivered(sm: SourcingModel, w: ScenarioData, m: str, t: int) -> object:
-    """Σ_s a[s,m,t,w] * x[s,m,t]: what the contracts deliver in scenario w."""
-    return _linear([(w.a(s, m, t), x) for s, x in sm.orders(m, t)])
+def _delivered(sm: SourcingModel, w: ScenarioData, m: str, t: int) -> list[tuple[float, object]]:
+    """Σ_s a[s,m,t,w] * x[s,m,t]: what the contracts deliver in scenario w (as terms)."""
+    return [(w.a(s, m, t), x) for s, x in sm.orders(m, t)]
 
 
 def add_balance(sm: SourcingModel) -> None:
@@ -358,15 +359,15 @@ def add_balance(sm: SourcingModel) -> None:
                     continue
                 stock_in = mdl.I[m, prev] if k else mat.initial_stock_t
                 need = w.demand_multiplier * p.demand_t.get((m, t), 0.0)
-                rows[(m, n, prev)] = (
-                    stock_in
-                    + _delivered(sm, w, m, t)
-                    + mdl.z[m, n]
-                    + mdl.u[m, n]
-                    - mdl.I[m, n]
-                    - mdl.e[m, n]
-                    == need
-                )
+                terms = [
+                    (1, stock_in),
+                    *_delivered(sm, w, m, t),
+                    (1, mdl.z[m, n]),
+                    (1, mdl.u[m, n]),
+                    (-1, mdl.I[m, n]),
+                    (-1, mdl.e[m, n]),
+                ]
+                rows[(m, n, prev)] = _linear(terms) == need
     mdl.balance = _constraints(rows)
 
 
@@ -492,9 +493,19 @@ def _constraints(rows: dict) -> pyo.Constraint:
 
 
 def _linear(terms: list[tuple[float, object]]):
-    """Σ coef * var over (coef, var-or-number) pairs, as one flat linear expression."""
-    const = sum(c * v for c, v in terms if not hasattr(v, "is_variable_type"))
-    pairs = [c * v for c, v in terms if hasattr(v, "is_variable_type") and c != 0]
-    if not pairs:
+    """Σ coef * var over (coef, var-or-number) pairs, as one flat linear expression.
+
+    The terms are made directly (no operator dispatch per product): the model's
+    largest rows and costs are built here."""
+    const = 0.0
+    args = []
+    for c, v in terms:
+        if not hasattr(v, "is_variable_type"):
+            const += c * v
+        elif c == 1:
+            args.append(v)
+        elif c != 0:
+            args.append(MonomialTermExpression((c, v)))
+    if not args:
         return const
-    return pyo.quicksum(pairs, start=const)
+    return LinearExpression([const, *args] if const else args)
