@@ -35,7 +35,7 @@ from diversify.derive import (
 )
 from diversify.errors import InfeasibleError
 from diversify.model import SourcingModel, build_model, plan_binaries
-from diversify.program import Program, Solution, solve_program
+from diversify.program import Program, Solution, rounded_relaxation, solve_program
 from diversify.solver import SolveOptions, SolveReport, export_model, solve
 
 Plan = dict[tuple[str, str, int], float]  # (supplier, material, year) -> t
@@ -102,13 +102,20 @@ def optimise(
     """The least-cost plan for these scenarios (SPEC §4.5); InfeasibleError if none.
 
     `full=False`: only the plan and the objective (re-solves that need no more).
+    Without a start, the rounded LP relaxation is tried first (`rounded_relaxation`).
     """
     tree = scenario_tree(scenarios, problem.years, problem.settings.recourse)
     sm = build_model(problem, scenarios, tree, risk_aversion)
     c = compile_sourcing(sm)
-    report, _, solution = solve(
-        sm.model, options, _start_values(sm, start) if start else None, c.cm, load=False
-    )
+    shortcut, seconds = (None, 0.0) if start else rounded_relaxation(c.program, options)
+    if shortcut:
+        report, solution = shortcut
+        report.compile_seconds = c.cm.compile_seconds
+    else:
+        report, _, solution = solve(
+            sm.model, options, _start_values(sm, start) if start else None, c.cm, load=False
+        )
+        report.solve_seconds += seconds
     if report.status == "infeasible":
         raise InfeasibleError(diagnose(problem, scenarios, options))
     if not report.has_solution:

@@ -185,6 +185,43 @@ def solve_program(
     return run(to_highs(program, options), program.is_mip, start)
 
 
+def rounded_relaxation(
+    program: Program, options: SolveOptions
+) -> tuple[tuple[SolveReport, Solution] | None, float]:
+    """A plan from the LP relaxation, kept only if it is certified within the MIP gap.
+
+    The relaxation is solved, every binary it uses (value > 1e-6) is switched on and the
+    others off, and the continuous part is re-optimised: a feasible plan, whose cost is
+    within `mip_gap` of the relaxation's bound when the binaries hardly matter. Then no
+    branch and bound is needed (medium benchmark: 0.6 s -> 0.06 s). Returns that
+    (report, solution) or None, and HiGHS's time spent either way (two LPs).
+    """
+    binaries = np.flatnonzero(program.integrality)
+    if not len(binaries) or (program.upper[binaries] > 1).any():
+        return None, 0.0
+    relaxed = replace(program, integrality=np.zeros_like(program.integrality))
+    bound, relaxation = solve_program(relaxed, options)
+    seconds = bound.solve_seconds
+    if relaxation is None or bound.status != OPTIMAL:
+        return None, seconds
+    used = (relaxation.col_value[binaries] > 1e-6).astype(float)
+    rounded, plan = solve_program(program.with_fixed(binaries, used), options)
+    seconds += rounded.solve_seconds
+    if plan is None or rounded.status != OPTIMAL:
+        return None, seconds
+    gap = max(0.0, rounded.objective - bound.objective) / max(abs(rounded.objective), 1e-9)
+    if gap > options.mip_gap:
+        return None, seconds
+    report = SolveReport(
+        OPTIMAL,
+        rounded.objective,
+        gap,
+        seconds,
+        highs_status="Optimal (the rounded LP relaxation, within the MIP gap of its bound)",
+    )
+    return (report, Solution(plan.col_value)), seconds
+
+
 def _status(status, has_plan: bool) -> str:
     s = highspy.HighsModelStatus
     if status == s.kOptimal:

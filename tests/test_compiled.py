@@ -91,3 +91,41 @@ def test_the_cost_matrix_gives_the_objective(instance):
     expected = core.expected_cost + lam * core.cvar
     assert core.objective == pytest.approx(expected, rel=1e-9)
     assert np.isfinite(core.values).all()
+
+
+def _tiny(fixed_cost: float):
+    """min fixed_cost * y + x  s.t.  x >= 5,  x - 100 y <= 0,  y binary.
+
+    LP relaxation: y = x / 100, bound 5 + fixed_cost / 20; rounded: y = 1, cost 5 + fixed_cost.
+    """
+    import scipy.sparse as sp
+
+    from diversify.program import Program
+
+    inf = float("inf")
+    return Program(
+        cost=np.array([1.0, fixed_cost]),
+        offset=0.0,
+        matrix=sp.csc_matrix(np.array([[1.0, 0.0], [1.0, -100.0]])),
+        lower=np.array([0.0, 0.0]),
+        upper=np.array([inf, 1.0]),
+        row_lower=np.array([5.0, -inf]),
+        row_upper=np.array([inf, 0.0]),
+        integrality=np.array([0, 1], dtype=np.int32),
+    )
+
+
+def test_the_rounded_relaxation_is_kept_only_within_the_gap():
+    from diversify.program import SolveOptions, rounded_relaxation
+
+    # fixed cost 0.001: bound 5.00005, rounded 5.001, gap 1.9e-4
+    kept, _ = rounded_relaxation(_tiny(0.001), SolveOptions(mip_gap=2e-4))
+    assert kept is not None
+    report, solution = kept
+    assert report.objective == pytest.approx(5.001)
+    assert report.mip_gap == pytest.approx((5.001 - 5.00005) / 5.001)
+    assert solution.col_value.tolist() == pytest.approx([5.0, 1.0])
+    refused, seconds = rounded_relaxation(_tiny(0.001), SolveOptions(mip_gap=1e-4))
+    assert refused is None and seconds >= 0
+    refused, _ = rounded_relaxation(_tiny(10.0), SolveOptions(mip_gap=1e-4))  # 15 vs 5.5
+    assert refused is None
