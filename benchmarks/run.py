@@ -36,6 +36,7 @@ SIZES: dict[str, dict[str, int]] = {
     "medium": dict(suppliers=30, materials=5, years=12, scenarios=10),
     "large": dict(suppliers=80, materials=8, years=20, scenarios=30),
     "xlarge": dict(suppliers=160, materials=10, years=25, scenarios=60),
+    "xxlarge": dict(suppliers=180, materials=10, years=25, scenarios=70),  # core ~1 min
 }
 TIME_LIMIT_S = 300.0
 MIP_GAP = 1e-4
