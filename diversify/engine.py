@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
@@ -111,6 +112,8 @@ def optimise(
     if shortcut:
         report, solution = shortcut
         report.compile_seconds = c.cm.compile_seconds
+        if options.verbose:
+            print(f"diversify: {report.highs_status}; gap {report.mip_gap:.2e}", file=sys.stderr)
     else:
         report, _, solution = solve(
             sm.model, options, _start_values(sm, start) if start else None, c.cm, load=False
@@ -306,19 +309,14 @@ def resilience_figures(
 
     workers = workers or auto_workers(core, len(tasks))
     done = _solve_all(tasks, options, workers, step, meanwhile)
-    solved = {key: _solved(key, result, warnings) for key, result in done.items()}
-    optima = {names[0]: first[0].objective if first else None} | {
-        w: (solved[label[i]][0].objective if solved[label[i]] else None)
-        for i, w in enumerate(names)
-        if i > 0
-    }
+    solved = {label[0]: first} | {key: _solved(key, out, warnings) for key, out in done.items()}
+    optima = {w: _objective(solved[label[i]]) for i, w in enumerate(names)}
     ws = None
     if all(v is not None for v in optima.values()):
         ws = sum(p * optima[w] for w, p in zip(names, core.probabilities, strict=True))
     rp = core.objective
     if lam > 0:
-        rp_solved = solved["risk-neutral problem (RP)"]
-        rp = rp_solved[0].objective if rp_solved else None
+        rp = _objective(solved["risk-neutral problem (RP)"])
     price = value = None
     if least_cost:
         w0 = names[0]
@@ -334,6 +332,10 @@ def resilience_figures(
         optima,
         warnings,
     )
+
+
+def _objective(solved: tuple[SolveReport, Solution] | None) -> float | None:
+    return solved[0].objective if solved else None
 
 
 def _start(values: np.ndarray, columns: np.ndarray, only=None) -> tuple[np.ndarray, np.ndarray]:
