@@ -382,21 +382,35 @@ def _solve_all(tasks: dict[str, tuple[Program, tuple]], options, workers: int, s
         return out
     worker_options = replace(options, threads=1, verbose=False)
     ctx = multiprocessing.get_context("spawn")  # HiGHS's threads do not survive a fork
+    pool = ProcessPoolExecutor(workers, ctx, initializer=highs_program.ignore_interrupts)
     out: dict[str, tuple] = {}
+    pending = meanwhile
     try:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-            futures: dict[str, Future] = {
-                label: pool.submit(highs_program.solve_program, program, worker_options, start)
-                for label, (program, start) in tasks.items()
-            }
-            meanwhile()
-            for n, (label, future) in enumerate(futures.items(), start=1):
-                step(f"re-solves in {workers} processes: {n}/{len(futures)} ({label})")
-                out[label] = future.result()
-    except BrokenProcessPool:  # a worker died (memory?): finish what is left here
+        futures: dict[str, Future] = {
+            label: pool.submit(highs_program.solve_program, program, worker_options, start)
+            for label, (program, start) in tasks.items()
+        }
+        meanwhile()
+        pending = lambda: None  # noqa: E731
+        for n, (label, future) in enumerate(futures.items(), start=1):
+            step(f"re-solves in {workers} processes: {n}/{len(futures)} ({label})")
+            out[label] = future.result()
+    except (BrokenProcessPool, OSError):  # a worker died or none could start: go on here
+        _stop(pool)
         rest = {label: task for label, task in tasks.items() if label not in out}
-        out |= _solve_all(rest, options, 1, step, lambda: None)
+        return out | _solve_all(rest, options, 1, step, pending)
+    except BaseException:  # Ctrl-C, or an error here: the workers must not run on
+        _stop(pool)
+        raise
+    pool.shutdown()
     return out
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """Cancel what has not started and end the worker processes now."""
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        process.terminate()
 
 
 def explain(problem: Problem, core: Outcome, options: SolveOptions) -> list[dict[str, object]]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import os
+import signal
 import sys
 from dataclasses import dataclass, field, replace
 
@@ -220,6 +221,11 @@ def rounded_relaxation(
         highs_status="Optimal (the rounded LP relaxation, within the MIP gap of its bound)",
     )
     return (report, Solution(plan.col_value)), seconds
+
+
+def ignore_interrupts() -> None:
+    """In a worker process: leave Ctrl-C to the main process, which stops the workers."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _status(status, has_plan: bool) -> str:

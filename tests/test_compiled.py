@@ -129,3 +129,35 @@ def test_the_rounded_relaxation_is_kept_only_within_the_gap():
     assert refused is None and seconds >= 0
     refused, _ = rounded_relaxation(_tiny(10.0), SolveOptions(mip_gap=1e-4))  # 15 vs 5.5
     assert refused is None
+
+
+def test_ctrl_c_while_workers_solve_stops_them(instance):
+    import multiprocessing
+
+    _, _, options, core = instance
+    tasks = {f"scenario {i}": (scenario_alone(core.compiled, i)[0], None) for i in range(3)}
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        engine._solve_all(tasks, options, 2, lambda _label: None, interrupted)
+    for child in multiprocessing.active_children():
+        child.join(timeout=10)
+    assert not multiprocessing.active_children()
+
+
+def test_workers_that_cannot_start_leave_the_work_to_this_process(instance, monkeypatch):
+    from concurrent.futures import ProcessPoolExecutor
+
+    _, _, options, core = instance
+    tasks = {f"scenario {i}": (scenario_alone(core.compiled, i)[0], None) for i in range(2)}
+
+    def no_processes(self, *args, **kwargs):
+        raise OSError("no processes here")
+
+    monkeypatch.setattr(ProcessPoolExecutor, "submit", no_processes)
+    ran = []
+    out = engine._solve_all(tasks, options, 2, lambda _label: None, lambda: ran.append(1))
+    assert ran == [1] and set(out) == set(tasks)
+    assert all(report.has_solution for report, _ in out.values())
