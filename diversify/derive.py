@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from diversify.data import CLAIRVOYANT, Disruption, Problem, Rule, Scenario
 
 TOL = 1e-9  # SPEC §4.2: data equal within 1e-9 (absolute)
+DATA = ("avail", "price_mult", "spot_avail", "spot_price_mult")  # ScenarioData's tables
 
 
 @dataclass
@@ -129,7 +132,7 @@ def mean_value_scenario(scenarios: list[ScenarioData]) -> ScenarioData:
         sum(w.probability * w.demand_multiplier for w in scenarios),
         sum(w.probability * w.spot_price_multiplier for w in scenarios),
     )
-    for attr in ("avail", "price_mult", "spot_avail", "spot_price_mult"):
+    for attr in DATA:
         keys = set().union(*(getattr(w, attr) for w in scenarios))
         table = getattr(mean, attr)
         for k in sorted(keys):
@@ -137,20 +140,30 @@ def mean_value_scenario(scenarios: list[ScenarioData]) -> ScenarioData:
     return mean
 
 
-def divergence_year(w1: ScenarioData, w2: ScenarioData, first_year: int) -> float:
-    """First year in which two scenarios' data differ (inf when never)."""
-    if (
-        abs(w1.demand_multiplier - w2.demand_multiplier) > TOL
-        or abs(w1.spot_price_multiplier - w2.spot_price_multiplier) > TOL
-    ):
-        return first_year
-    first = float("inf")
-    for attr in ("avail", "price_mult", "spot_avail", "spot_price_mult"):
-        t1, t2 = getattr(w1, attr), getattr(w2, attr)
-        for k in t1.keys() | t2.keys():
-            if abs(t1.get(k, 1.0) - t2.get(k, 1.0)) > TOL:
-                first = min(first, k[-1])
-    return first
+def divergence_years(scenarios: list[ScenarioData], first_year: int):
+    """A function (i, j) -> first year in which scenarios i and j differ (inf if never).
+
+    Every scenario's year-dependent data (a, pm, sa, spm) become one row of a matrix
+    over all keys that any scenario sets (1 elsewhere), so comparing two scenarios is
+    one vector operation; differing demand or spot-price multipliers part them at once.
+    """
+    keys = sorted({(attr, k) for w in scenarios for attr in DATA for k in getattr(w, attr)})
+    column = {key: j for j, key in enumerate(keys)}
+    years = np.array([k[-1] for _, k in keys], dtype=float)
+    data = np.ones((len(scenarios), len(keys)))
+    for i, w in enumerate(scenarios):
+        for attr in DATA:
+            for k, v in getattr(w, attr).items():
+                data[i, column[(attr, k)]] = v
+    multipliers = np.array([[w.demand_multiplier, w.spot_price_multiplier] for w in scenarios])
+
+    def first_apart(i: int, j: int) -> float:
+        if (np.abs(multipliers[i] - multipliers[j]) > TOL).any():
+            return first_year
+        differ = np.abs(data[i] - data[j]) > TOL
+        return float(years[differ].min()) if differ.any() else float("inf")
+
+    return first_apart
 
 
 @dataclass(frozen=True)
@@ -183,13 +196,14 @@ def scenario_tree(scenarios: list[ScenarioData], years: list[int], recourse: str
     With clairvoyant recourse every scenario is a group of its own.
     """
     first = years[0]
+    first_apart = divergence_years(scenarios, first)
     diverge: dict[tuple[int, int], float] = {}  # (scenario, leader) -> first year apart
 
     def apart(i: int, lead: int) -> float:
         if recourse == CLAIRVOYANT:
             return first
         if (i, lead) not in diverge:
-            diverge[(i, lead)] = divergence_year(scenarios[i], scenarios[lead], first)
+            diverge[(i, lead)] = first_apart(i, lead)
         return diverge[(i, lead)]
 
     nodes: list[Node] = []

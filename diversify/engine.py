@@ -408,9 +408,15 @@ def _solve_all(tasks: dict[str, tuple[Program, tuple]], options, workers: int, s
 
 def _stop(pool: ProcessPoolExecutor) -> None:
     """Cancel what has not started and end the worker processes now."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())  # before shutdown
     pool.shutdown(wait=False, cancel_futures=True)
-    for process in list((getattr(pool, "_processes", None) or {}).values()):
+    for process in processes:
         process.terminate()
+    for process in processes:
+        process.join(timeout=5)
+        if process.is_alive():
+            process.kill()
+            process.join()
 
 
 def explain(problem: Problem, core: Outcome, options: SolveOptions) -> list[dict[str, object]]:
