@@ -448,3 +448,26 @@ def test_the_tree_table_has_a_row_per_node_with_its_stock():
         lead = row.scenarios.split(", ")[0]
         assert row[2] == pytest.approx(core.recovery[("M", row.year, lead)]["I"])
     assert list(table.columns) == ["year", "node", "stock_t M", "scenario_count", "scenarios"]
+
+
+def test_the_tree_groups_data_equal_within_1e_9_compared_with_the_leader():
+    from diversify.derive import ScenarioData, scenario_tree
+
+    def scenario(name, a_2027, demand=1.0):
+        w = ScenarioData(name, 0.25, demand, 1.0)
+        w.avail[("S", "M", 2027)] = a_2027
+        return w
+
+    years = [2026, 2027, 2028]
+    ws = [
+        scenario("lead", 0.5),
+        scenario("close", 0.5 + 0.8e-9),  # within 1e-9 of the leader: same node
+        scenario("drift", 0.5 + 1.6e-9),  # within 1e-9 of "close", not of the leader
+        scenario("demand", 0.5, demand=1.1),  # apart from the first year on
+    ]
+    tree = scenario_tree(ws, years, "nonanticipative")
+    members = {t: sorted(n.members for n in tree.nodes if n.year == t) for t in years}
+    assert members[2026] == [(0, 1, 2), (3,)]
+    assert members[2027] == [(0, 1), (2,), (3,)]
+    assert members[2028] == [(0, 1), (2,), (3,)]
+    assert len(scenario_tree(ws, years, "clairvoyant").nodes) == 12
