@@ -114,9 +114,10 @@ def optimise(
         report.compile_seconds = c.cm.compile_seconds
         if options.verbose:
             print(f"diversify: {report.highs_status}; gap {report.mip_gap:.2e}", file=sys.stderr)
-    else:
+    else:  # the time limit holds for the two LPs and the MIP together
+        mip_options = replace(options, time_limit_s=max(options.time_limit_s - seconds, 1e-3))
         report, _, solution = solve(
-            sm.model, options, _start_values(sm, start) if start else None, c.cm, load=False
+            sm.model, mip_options, _start_values(sm, start) if start else None, c.cm, load=False
         )
         report.solve_seconds += seconds
     if report.status == "infeasible":
