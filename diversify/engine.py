@@ -369,7 +369,9 @@ def auto_workers(core: Outcome, tasks: int) -> int:
     long enough to repay starting them (~0.5 s each), else none."""
     if core.report.solve_seconds < 1.0:
         return 1
-    return max(1, min(len(os.sched_getaffinity(0)), 4, tasks))
+    usable = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None  # Linux
+    cores = len(usable) if usable else (os.cpu_count() or 1)
+    return max(1, min(cores, 4, tasks))
 
 
 def _solve_all(tasks: dict[str, tuple[Program, tuple]], options, workers: int, step, meanwhile):

@@ -188,3 +188,20 @@ def test_workers_that_cannot_start_leave_the_work_to_this_process(instance, monk
     out = engine._solve_all(tasks, options, 2, lambda _label: None, lambda: ran.append(1))
     assert ran == [1] and set(out) == set(tasks)
     assert all(report.has_solution for report, _ in out.values())
+
+
+def test_worker_count_follows_the_cores_and_the_core_solve(instance, monkeypatch):
+    from dataclasses import replace as copy
+
+    import diversify.engine as eng
+
+    _, _, _, core = instance
+    quick = copy(core, report=copy(core.report, solve_seconds=0.2))
+    slow = copy(core, report=copy(core.report, solve_seconds=5.0))
+    assert eng.auto_workers(quick, 30) == 1
+    monkeypatch.setattr(eng.os, "sched_getaffinity", lambda _pid: {0, 1}, raising=False)
+    assert eng.auto_workers(slow, 30) == 2
+    assert eng.auto_workers(slow, 1) == 1
+    monkeypatch.delattr(eng.os, "sched_getaffinity", raising=False)  # macOS, Windows
+    monkeypatch.setattr(eng.os, "cpu_count", lambda: 16)
+    assert eng.auto_workers(slow, 30) == 4
