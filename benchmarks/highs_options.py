@@ -45,7 +45,7 @@ VARIANTS: dict[str, dict[str, object]] = {
 
 def solve_mps(mps: Path, gap: float, limit: float, extra: dict[str, object]) -> dict:
     """One solve in this process (run it in a fresh one: `threads` is fixed at the first)."""
-    from diversify.solver import highspy  # imported there with its banner silenced
+    from diversify.program import highspy  # imported there with its banner silenced
 
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)

@@ -348,7 +348,7 @@ def machine() -> dict[str, str]:
     import pulp
     import pyomo.version
 
-    from diversify.solver import highspy  # imported there with its banner silenced
+    from diversify.program import highspy  # imported there with its banner silenced
 
     cpu = "?"
     with open("/proc/cpuinfo") as f:

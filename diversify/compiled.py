@@ -81,16 +81,14 @@ class Compiled:
     row_node: np.ndarray
     costs: CostMatrix
     plan_columns: dict[str, dict]  # "x" | "buy" | "active" | "use" -> key -> column
+    index: dict[int, int]  # id(Pyomo variable) -> column
 
     @property
     def program(self) -> Program:
         return self.cm.program
 
     def column(self, var) -> int | None:
-        return self._index.get(id(var))
-
-    def __post_init__(self) -> None:
-        self._index = self.cm.column_index()
+        return self.index.get(id(var))
 
     def path_nodes(self, i: int) -> np.ndarray:
         return np.array(sorted({self.sm.tree.node_of[(t, i)] for t in self.sm.years}))
@@ -107,7 +105,7 @@ def compile_sourcing(sm: SourcingModel) -> Compiled:
         for name in ("x", "buy", "active", "use")
     }
     costs = cost_matrix(sm, index, len(cm.columns))
-    return Compiled(sm, cm, column_node, row_node, costs, plan_columns)
+    return Compiled(sm, cm, column_node, row_node, costs, plan_columns, index)
 
 
 def _node(component) -> int:
@@ -167,13 +165,14 @@ def fixed_plan(c: Compiled, plan: dict, risk_neutral_only: bool) -> tuple[Progra
     """The recovery LP of a given plan: x fixed, buy/active/use as they follow from it
     (SPEC §4.6), first-stage rows dropped; with `risk_neutral_only` also the CVaR terms
     (the objective is then the expected cost)."""
-    keep = c.column_node != CVAR if risk_neutral_only else np.ones(len(c.column_node), bool)
-    columns = np.flatnonzero(keep)
-    rows = np.flatnonzero((c.row_node != FIRST_STAGE) & ((c.row_node != CVAR) | ~risk_neutral_only))
+    keep_columns = np.ones(len(c.column_node), dtype=bool)
+    keep_rows = c.row_node != FIRST_STAGE
+    cost, constant = c.program.cost, c.program.offset
     if risk_neutral_only:
+        keep_columns &= c.column_node != CVAR
+        keep_rows &= c.row_node != CVAR
         cost, constant = c.costs.expected_cost([w.probability for w in c.sm.scenarios])
-    else:
-        cost, constant = c.program.cost, c.program.offset
+    columns, rows = np.flatnonzero(keep_columns), np.flatnonzero(keep_rows)
     program = c.program.restricted(columns, rows, cost, constant)
     on = dict(zip(("buy", "active", "use"), plan_binaries(plan), strict=True))
     fixed = {j: plan.get(k, 0.0) for k, j in c.plan_columns["x"].items()}

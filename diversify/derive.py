@@ -196,12 +196,13 @@ def scenario_tree(scenarios: list[ScenarioData], years: list[int], recourse: str
     With clairvoyant recourse every scenario is a group of its own.
     """
     first = years[0]
-    first_apart = divergence_years(scenarios, first)
+    if recourse == CLAIRVOYANT:
+        first_apart = lambda _i, _lead: first  # noqa: E731  (apart from the first year on)
+    else:
+        first_apart = divergence_years(scenarios, first)
     diverge: dict[tuple[int, int], float] = {}  # (scenario, leader) -> first year apart
 
     def apart(i: int, lead: int) -> float:
-        if recourse == CLAIRVOYANT:
-            return first
         if (i, lead) not in diverge:
             diverge[(i, lead)] = first_apart(i, lead)
         return diverge[(i, lead)]

@@ -31,7 +31,6 @@ from diversify.derive import (
     ScenarioData,
     ScenarioTree,
     mean_value_scenario,
-    scenario_data,
     scenario_tree,
 )
 from diversify.errors import InfeasibleError
@@ -302,7 +301,7 @@ def resilience_figures(
             least_cost.append(_evaluate_plan(c, plan, False, options))
         step("mean-value plan (EEV)")
         try:
-            mean = mean_value_scenario(scenario_data(problem))
+            mean = mean_value_scenario(c.sm.scenarios)
             plan = optimise(problem, [mean], 0.0, options, start=core, full=False).plan
             eev.append(_evaluate_plan(c, plan, True, options).expected_cost)
         except InfeasibleError as exc:

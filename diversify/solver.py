@@ -17,10 +17,7 @@ import numpy as np
 import pyomo.environ as pyo
 from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
-from diversify.program import (  # noqa: F401  (re-exported for callers of the solver layer)
-    INFEASIBLE,
-    OPTIMAL,
-    TIME_LIMIT,
+from diversify.program import (
     Program,
     Solution,
     SolveOptions,
