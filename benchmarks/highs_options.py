@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -65,24 +64,10 @@ def solve_mps(mps: Path, gap: float, limit: float, extra: dict[str, object]) -> 
 
 def solve_fresh(mps: Path, gap: float, limit: float, extra: dict[str, object]) -> dict:
     """`solve_mps` in a new Python process."""
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "result.json"
-        command = [
-            sys.executable,
-            __file__,
-            "--one",
-            str(mps),
-            "--gap",
-            repr(gap),
-            "--limit",
-            repr(limit),
-            "--options",
-            json.dumps(extra),
-            "--child-out",
-            str(out),
-        ]
-        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
-        return json.loads(out.read_text())
+    from run import in_fresh_process
+
+    args = ("--one", str(mps), "--gap", repr(gap), "--limit", repr(limit))
+    return in_fresh_process(__file__, *args, "--options", json.dumps(extra))
 
 
 def mip_starts(problem, repeat: int) -> list[tuple[str, float, list[dict]]]:

@@ -18,7 +18,6 @@ import cProfile
 import gc
 import json
 import pstats
-import subprocess
 import sys
 import sysconfig
 import tempfile
@@ -166,20 +165,10 @@ def one_pass(size: str, profiled: bool, top: int) -> list[dict]:
 
 def fresh_pass(size: str, profiled: bool, top: int) -> list[dict]:
     """`one_pass` in a new process, so that first calls cost what they cost in the CLI."""
-    with tempfile.TemporaryDirectory() as tmp:
-        result = Path(tmp) / "pass.json"
-        command = [
-            sys.executable,
-            __file__,
-            "--size",
-            size,
-            "--top",
-            str(top),
-            "--pass-out",
-            str(result),
-        ] + (["--profiled"] if profiled else [])
-        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
-        return json.loads(result.read_text())
+    from run import in_fresh_process
+
+    flags = ("--profiled",) if profiled else ()
+    return in_fresh_process(__file__, "--size", size, "--top", str(top), *flags)
 
 
 def run(size: str, top: int) -> str:
@@ -231,11 +220,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--size", default="large")
     ap.add_argument("--top", type=int, default=8)
     ap.add_argument("--out", type=Path, help="insert the section into this Markdown file")
-    ap.add_argument("--pass-out", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--child-out", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--profiled", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
-    if a.pass_out:
-        a.pass_out.write_text(json.dumps(one_pass(a.size, a.profiled, a.top)))
+    if a.child_out:
+        a.child_out.write_text(json.dumps(one_pass(a.size, a.profiled, a.top)))
         return 0
     text = run(a.size, a.top)
     print(text)

@@ -250,9 +250,9 @@ def compare_solvers(problem, mps: Path) -> dict:
     gap, limit = problem.settings.mip_gap, problem.settings.time_limit_s
 
     # a fresh process, so that its peak RSS is HiGHS's (plus the interpreter's) alone
-    result, rss = mps.with_suffix(".highs.json"), mps.with_suffix(".highs.rss")
-    command = [
-        sys.executable,
+    rss = mps.with_suffix(".highs.rss")
+    wrapper = (GNU_TIME, "-f", "%M", "-o", str(rss)) if Path(GNU_TIME).exists() else ()
+    out |= in_fresh_process(
         __file__,
         "--highs-mps",
         str(mps),
@@ -260,13 +260,8 @@ def compare_solvers(problem, mps: Path) -> dict:
         repr(gap),
         "--limit",
         repr(limit),
-        "--child-out",
-        str(result),
-    ]
-    if Path(GNU_TIME).exists():
-        command = [GNU_TIME, "-f", "%M", "-o", str(rss), *command]
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)  # HiGHS's banner
-    out |= json.loads(result.read_text())
+        prefix=wrapper,
+    )
     out["peak_rss_highs_mps_mb"] = _rss_file_mb(rss)
     offset = out["highs_mps_offset"]
 
@@ -291,6 +286,17 @@ def compare_solvers(problem, mps: Path) -> dict:
     out["cbc_version"] = version.group(1) if version else "?"
     out["peak_rss_cbc_mb"] = _rss_file_mb(rss)
     return out
+
+
+def in_fresh_process(script: str, *args: str, prefix: tuple[str, ...] = ()):
+    """Run a benchmark script in a new Python process and read back what it measured:
+    the script writes it as JSON to the file named by `--child-out`. `prefix` wraps the
+    command (GNU time, for the child's peak RSS)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        result = Path(tmp) / "result.json"
+        command = [*prefix, sys.executable, script, *args, "--child-out", str(result)]
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)  # HiGHS's banner
+        return json.loads(result.read_text())
 
 
 def solve_mps_highs(mps: Path, gap: float, limit: float) -> dict:
@@ -580,16 +586,11 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         ap.error(f"unknown size(s): {', '.join(unknown)}")
     results = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for size in sizes:
-            print(f"{size}: {SIZES[size]} ...", file=sys.stderr, flush=True)
-            target = Path(tmp) / f"{size}.json"
-            t0 = time.perf_counter()
-            subprocess.run(
-                [sys.executable, __file__, "--child", size, "--child-out", str(target)], check=True
-            )
-            results.append(json.loads(target.read_text()))
-            print(f"{size}: done in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+    for size in sizes:
+        print(f"{size}: {SIZES[size]} ...", file=sys.stderr, flush=True)
+        t0 = time.perf_counter()
+        results.append(in_fresh_process(__file__, "--child", size))
+        print(f"{size}: done in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
     if a.json:
         a.json.write_text(json.dumps({"machine": machine(), "results": results}, indent=1))
     replace_section(a.out, BEGIN, END, render(results, machine()))
