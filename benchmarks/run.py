@@ -1,5 +1,6 @@
 """Where the time of `diversify solve` goes, per stage and per instance size.
 
+    pip install '.[bench]'
     python benchmarks/run.py [--sizes small,medium,large] [--out benchmarks/RESULTS.md]
 
 Each size runs in its own subprocess (so peak RSS is per size). There, a synthetic
