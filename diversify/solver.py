@@ -22,7 +22,7 @@ from diversify.program import (
     Solution,
     SolveOptions,
     SolveReport,
-    run,
+    solve_program,
     to_highs,
 )
 
@@ -93,16 +93,13 @@ def solve(
     `cm` is the model already compiled.
     """
     cm = cm or compile_model(model)
-    t0 = time.perf_counter()
-    h = to_highs(cm.program, options)
-    handoff = time.perf_counter() - t0
     start_arrays = None
     if start:
         pos = cm.column_index()
         pairs = [(pos[id(v)], val) for v, val in start if id(v) in pos]
         start_arrays = (np.array([j for j, _ in pairs]), np.array([val for _, val in pairs]))
-    report, solution = run(h, cm.program.is_mip, start_arrays)
-    report.compile_seconds, report.handoff_seconds = cm.compile_seconds, handoff
+    report, solution = solve_program(cm.program, options, start_arrays)
+    report.compile_seconds = cm.compile_seconds
     if solution is not None and load:
         load_solution(model, cm, solution)
     return report, cm, solution
