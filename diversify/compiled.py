@@ -161,20 +161,34 @@ def risk_neutral(c: Compiled) -> tuple[Program, np.ndarray]:
     return c.program.restricted(columns, rows, cost, constant), columns
 
 
-def fixed_plan(c: Compiled, plan: dict, risk_neutral_only: bool) -> tuple[Program, np.ndarray]:
+def fixed_plan(
+    c: Compiled,
+    plan: dict,
+    risk_neutral_only: bool,
+    ordered: set = frozenset(),
+    scenario: int | None = None,
+) -> tuple[Program, np.ndarray]:
     """The recovery LP of a given plan: x fixed, buy/active/use as they follow from it
-    (SPEC §4.6), first-stage rows dropped; with `risk_neutral_only` also the CVaR terms
-    (the objective is then the expected cost)."""
-    keep_columns = np.ones(len(c.column_node), dtype=bool)
-    keep_rows = c.row_node != FIRST_STAGE
-    cost, constant = c.program.cost, c.program.offset
-    if risk_neutral_only:
-        keep_columns &= c.column_node != CVAR
-        keep_rows &= c.row_node != CVAR
+    (SPEC §4.6; `ordered` adds offers the solver ordered, see `plan_binaries`),
+    first-stage rows dropped. With `risk_neutral_only` also the CVaR terms (the
+    objective is then the expected cost); with a `scenario`, that scenario alone
+    (its path, C_w as the objective: the cost of a re-solved scenario's own plan)."""
+    if scenario is not None:
+        path = c.path_nodes(scenario)
+        keep_columns = (c.column_node == FIRST_STAGE) | np.isin(c.column_node, path)
+        keep_rows = np.isin(c.row_node, path)
+        cost, constant = c.costs.scenario_cost(scenario)
+    elif risk_neutral_only:
+        keep_columns = c.column_node != CVAR
+        keep_rows = (c.row_node != FIRST_STAGE) & (c.row_node != CVAR)
         cost, constant = c.costs.expected_cost([w.probability for w in c.sm.scenarios])
+    else:
+        keep_columns = np.ones(len(c.column_node), dtype=bool)
+        keep_rows = c.row_node != FIRST_STAGE
+        cost, constant = c.program.cost, c.program.offset
     columns, rows = np.flatnonzero(keep_columns), np.flatnonzero(keep_rows)
     program = c.program.restricted(columns, rows, cost, constant)
-    on = dict(zip(("buy", "active", "use"), plan_binaries(plan), strict=True))
+    on = dict(zip(("buy", "active", "use"), plan_binaries(plan, ordered), strict=True))
     fixed = {j: plan.get(k, 0.0) for k, j in c.plan_columns["x"].items()}
     for name, keys in on.items():
         fixed |= {j: float(k in keys) for k, j in c.plan_columns[name].items()}

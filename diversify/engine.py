@@ -33,7 +33,7 @@ from diversify.derive import (
     mean_value_scenario,
     scenario_tree,
 )
-from diversify.errors import InfeasibleError
+from diversify.errors import DiversifyError, InfeasibleError
 from diversify.model import SourcingModel, build_model, plan_binaries
 from diversify.program import Program, Solution, rounded_relaxation, solve_program
 from diversify.solver import SolveOptions, SolveReport, export_model, solve
@@ -279,20 +279,23 @@ def resilience_figures(
 
     step(label[0])
     program, columns = scenario_alone(c, 0)
+    columns_of = {label[0]: columns}
     first = _solved(
         label[0], solve_program(program, options, _start(core.values, columns)), warnings
     )
     base = core.values if first is None else full_values(c, columns, first[1].col_value)
     tasks = {}
     for i in range(1, len(names)):
-        program, columns = scenario_alone(c, i)
-        tasks[label[i]] = program, _start(base, columns, c.column_node[columns] == FIRST_STAGE)
+        program, columns_of[label[i]] = scenario_alone(c, i)
+        only = c.column_node[columns_of[label[i]]] == FIRST_STAGE
+        tasks[label[i]] = program, _start(base, columns_of[label[i]], only)
     if lam > 0:
-        program, columns = risk_neutral(c)
-        tasks["risk-neutral problem (RP)"] = program, _start(core.values, columns)
+        program, columns_of[RP_LABEL] = risk_neutral(c)
+        tasks[RP_LABEL] = program, _start(core.values, columns_of[RP_LABEL])
 
     least_cost: list[Outcome] = []
     eev: list[float] = []
+    mean_value: list[Outcome] = []
 
     def meanwhile() -> None:
         if first is not None:
@@ -302,8 +305,8 @@ def resilience_figures(
         step("mean-value plan (EEV)")
         try:
             mean = mean_value_scenario(c.sm.scenarios)
-            plan = optimise(problem, [mean], 0.0, options, start=core, full=False).plan
-            eev.append(_evaluate_plan(c, plan, True, options).expected_cost)
+            mean_value.append(optimise(problem, [mean], 0.0, options, start=core, full=False))
+            eev.append(_evaluate_plan(c, mean_value[0].plan, True, options).expected_cost)
         except InfeasibleError as exc:
             warnings.append(f"mean-value plan (EEV): {exc}; EEV and VSS are left blank")
 
@@ -316,7 +319,23 @@ def resilience_figures(
         ws = sum(p * optima[w] for w, p in zip(names, core.probabilities, strict=True))
     rp = core.objective
     if lam > 0:
-        rp = _objective(solved["risk-neutral problem (RP)"])
+        rp = _objective(solved[RP_LABEL])
+    checks = [
+        _plan_check("core solve", (core.report, None), c, None, options, None, core, lam == 0),
+        _plan_check(label[0], first, c, columns_of[label[0]], options, 0),
+    ]
+    checks += [
+        _plan_check(label[i], solved[label[i]], c, columns_of[label[i]], options, i)
+        for i in range(1, len(names))
+    ]
+    if lam > 0:
+        checks.append(_plan_check(RP_LABEL, solved[RP_LABEL], c, columns_of[RP_LABEL], options))
+    if mean_value:
+        mv = mean_value[0]
+        checks.append(
+            _plan_check("mean-value plan", (mv.report, None), mv.compiled, None, options, 0, mv)
+        )
+    verify_figures(core, optima, rp, eev[0] if eev else None, solved, label, checks, options)
     price = value = None
     if least_cost:
         w0 = names[0]
@@ -332,6 +351,94 @@ def resilience_figures(
         optima,
         warnings,
     )
+
+
+RP_LABEL = "risk-neutral problem (RP)"
+CHECK_TOL = 1e-6  # relative: figures that must agree, up to LP tolerances
+
+
+def _plan_check(
+    label: str,
+    solved: tuple[SolveReport, Solution | None] | None,
+    c: Compiled,
+    columns: np.ndarray | None,
+    options: SolveOptions,
+    scenario: int | None = None,
+    outcome: Outcome | None = None,
+    neutral: bool = True,
+) -> tuple[str, float, float, float] | None:
+    """(label, reported optimum, its plan re-costed, the solve's gap): a re-solve's plan
+    costed by the fixed-plan evaluation on the same program (scenario i alone, the
+    risk-neutral problem, or with `neutral` False the objective of §4.5); None where
+    the re-solve found no plan."""
+    if solved is None:
+        return None
+    report, solution = solved
+    if outcome is None:
+        outcome = _outcome(c, report, full_values(c, columns, solution.col_value), full=False)
+    program, _ = fixed_plan(c, outcome.plan, neutral, outcome.ordered, scenario)
+    evaluated, _ = solve_program(program, options)
+    if evaluated.objective is None:
+        raise DiversifyError(f"internal check failed: the plan of the {label} cannot be costed")
+    return label, report.objective, evaluated.objective, report.mip_gap or 0.0
+
+
+def verify_figures(
+    core: Outcome,
+    optima: dict[str, float | None],
+    rp: float | None,
+    eev: float | None,
+    solved: dict,
+    label: list[str],
+    checks: list,
+    options: SolveOptions,
+) -> None:
+    """Invariants every solve keeps, or an internal error (never a silently wrong figure):
+
+    * each re-solve's plan, re-costed by the fixed-plan evaluation, costs what the
+      re-solve reported: reported - gap * |reported| <= re-costed <= reported;
+    * each scenario's optimum <= that scenario's cost under the core plan;
+    * WS <= RP <= EEV;
+    each within the MIP gaps the solves reported (and CHECK_TOL for LP tolerances).
+    """
+    failed = []
+
+    def slack(value: float, gap: float = 0.0) -> float:
+        return (gap + CHECK_TOL) * max(1.0, abs(value))
+
+    for check in filter(None, checks):
+        name, reported, recosted, gap = check
+        if not reported - slack(reported, gap) <= recosted <= reported + slack(reported):
+            failed.append(f"{name} reported {reported:,.2f} USD; its plan costs {recosted:,.2f}")
+    gaps = {
+        w: (solved[label[i]][0].mip_gap or 0.0) if solved[label[i]] else 0.0
+        for i, w in enumerate(core.scenario_names)
+    }
+    core_costs = core.scenario_costs
+    for w, optimum in optima.items():
+        if optimum is not None and optimum > core_costs[w] + slack(optimum, gaps[w]):
+            failed.append(
+                f"scenario {w} alone: optimum {optimum:,.2f} USD above its cost under the "
+                f"optimised plan, {core_costs[w]:,.2f}"
+            )
+    rp_gap = (
+        solved[RP_LABEL][0].mip_gap
+        if RP_LABEL in solved and solved[RP_LABEL]
+        else core.report.mip_gap
+    ) or 0.0
+    if rp is not None and all(v is not None for v in optima.values()):
+        ws = sum(
+            p * optima[w] for w, p in zip(core.scenario_names, core.probabilities, strict=True)
+        )
+        ws_gap = sum(
+            p * gaps[w] for w, p in zip(core.scenario_names, core.probabilities, strict=True)
+        )
+        if ws > rp + slack(rp, rp_gap + ws_gap):
+            failed.append(f"WS {ws:,.2f} USD above RP {rp:,.2f}")
+    if rp is not None and eev is not None and eev < rp - slack(rp, rp_gap):
+        failed.append(f"EEV {eev:,.2f} USD below RP {rp:,.2f}")
+    if failed:
+        raise DiversifyError("internal check of the figures failed: " + "; ".join(failed))
 
 
 def _objective(solved: tuple[SolveReport, Solution] | None) -> float | None:
