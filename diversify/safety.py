@@ -205,6 +205,9 @@ def _xml_parser() -> expat.XMLParserType:
     return parser
 
 
+ODF_PREFIX = "application/vnd.oasis.opendocument."
+
+
 class _Archive:
     """One open .xlsx: members read as a counted stream, each XML part parsed once."""
 
@@ -217,6 +220,7 @@ class _Archive:
 
     def scan(self) -> WorkbookScan:
         self.check_sizes()
+        self.refuse_opendocument()
         for required in ("[Content_Types].xml", "xl/workbook.xml"):
             if required not in self.names:
                 raise _refuse(
@@ -235,6 +239,26 @@ class _Archive:
             if name.lower().endswith((".xml", ".rels")):
                 self.parse(name)
         return WorkbookScan(scans)
+
+    def refuse_opendocument(self) -> None:
+        """An OpenDocument file (LibreOffice's .ods) names its kind in a `mimetype` member."""
+        if "mimetype" not in self.names or self.zf.getinfo("mimetype").file_size > 200:
+            return
+        kind = self.zf.read("mimetype").decode("ascii", "replace").strip()
+        if not kind.startswith(ODF_PREFIX):
+            return
+        what = kind[len(ODF_PREFIX) :]
+        if what == "spreadsheet":
+            raise _refuse(
+                f"{self.path} is an OpenDocument spreadsheet (.ods, LibreOffice Calc's own "
+                "format), not an Excel workbook. In LibreOffice Calc choose File > Save As, "
+                "file type 'Excel 2007-365 (.xlsx)', click 'Use Excel 2007-365!', and pass "
+                "the .xlsx file"
+            )
+        raise _refuse(
+            f"{self.path} is an OpenDocument {what} file, not a spreadsheet: pass the Excel "
+            "workbook (.xlsx) that holds the input sheets"
+        )
 
     def check_sizes(self) -> None:
         """The sizes the archive declares, before anything is decompressed."""

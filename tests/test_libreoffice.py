@@ -99,3 +99,11 @@ def test_converted_figures_match_the_tool(outputs, name, tmp_path):
     with open(folder / f"{name}-Scenario costs.csv", newline="", encoding="utf-8") as fh:
         costs = {r[0]: float(r[-1]) for r in list(csv.reader(fh))[1:]}
     assert costs == pytest.approx(solved["scenario_costs_usd"])
+
+
+def test_a_workbook_saved_as_ods_by_libreoffice_gets_told_how_to_save_it(outputs, tmp_path):
+    d, _ = outputs
+    ods = convert(d / "sample.xlsx", "ods", tmp_path) / "sample.ods"
+    r = CliRunner().invoke(main, ["validate", str(ods)])
+    assert r.exit_code == 2
+    assert "OpenDocument spreadsheet (.ods" in r.stderr and "Excel 2007-365 (.xlsx)" in r.stderr

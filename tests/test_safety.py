@@ -385,3 +385,24 @@ def test_assert_defusedxml(monkeypatch):
     monkeypatch.setitem(sys.modules, "defusedxml", None)  # import fails
     with pytest.raises(RuntimeError, match="not installed"):
         assert_defusedxml()
+
+
+def _opendocument(path: Path, kind: str) -> Path:
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("mimetype", f"application/vnd.oasis.opendocument.{kind}")
+        zf.writestr("content.xml", '<?xml version="1.0"?><office:document-content/>')
+        zf.writestr("META-INF/manifest.xml", '<?xml version="1.0"?><manifest/>')
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".ods", ".xlsx"])
+def test_an_opendocument_spreadsheet_is_named_and_how_to_save_it_said(tmp_path, suffix):
+    message = str(refused(_opendocument(tmp_path / f"plan{suffix}", "spreadsheet")))
+    assert "OpenDocument spreadsheet (.ods" in message
+    assert "File > Save As" in message and "Excel 2007-365 (.xlsx)" in message
+    assert "[Content_Types].xml" not in message
+
+
+def test_an_opendocument_text_is_not_taken_for_a_spreadsheet(tmp_path):
+    message = str(refused(_opendocument(tmp_path / "notes.odt", "text")))
+    assert "OpenDocument text file, not a spreadsheet" in message
