@@ -378,8 +378,10 @@ def _plan_check(
         outcome = _outcome(c, report, full_values(c, columns, solution.col_value), full=False)
     program, _ = fixed_plan(c, outcome.plan, neutral, outcome.ordered, scenario)
     evaluated, _ = solve_program(program, options)
-    if evaluated.objective is None:
+    if evaluated.status == "infeasible":  # surplus and shortfall absorb any plan
         raise DiversifyError(f"internal check failed: the plan of the {label} cannot be costed")
+    if evaluated.objective is None:  # not costed within the time limit: nothing to check
+        return None
     return label, report.objective, evaluated.objective, report.mip_gap or 0.0
 
 
