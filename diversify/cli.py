@@ -503,5 +503,79 @@ def frontier(
         emit_json(frontier_json(f, output))
 
 
+def _sampling_options(default_samples: int, default_seed: int):
+    def add(fn):
+        fn = click.option(
+            "--seed",
+            type=int,
+            default=default_seed,
+            show_default=True,
+            help="Seed of the sampler: the same INPUT, samples and seed give the same samples.",
+        )(fn)
+        return click.option(
+            "--samples",
+            "-n",
+            type=int,
+            default=default_samples,
+            show_default=True,
+            help="Number of samples, 1 to 1,000,000.",
+        )(fn)
+
+    return add
+
+
+@main.command()
+@click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Input workbook to write (a copy of INPUT with sampled scenarios).",
+)
+@_sampling_options(1000, 1)
+@click.option("--force", is_flag=True, help="Overwrite the output file if it exists.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress display.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print a JSON summary as the last line of stdout."
+)
+@debug_option
+@reported("scenarios")
+def scenarios(
+    input_path: Path,
+    output: Path,
+    samples: int,
+    seed: int,
+    force: bool,
+    quiet: bool,
+    as_json: bool,
+) -> None:
+    """Sample disruption scenarios from the Risks sheet of INPUT into a copy of it.
+
+    Each risk starts an event, in a year when none of it is under way, with its
+    probability, lasting min_years..max_years. Identical samples are merged into one
+    scenario (probability = their share): `normal` first, then s1, s2, ... The copy's
+    Scenarios and Disruptions sheets are replaced; `diversify solve` optimises over it.
+
+    \b
+    Examples:
+      diversify scenarios inputs/rare_earths_sample.xlsx -o inputs/sampled.xlsx
+      diversify scenarios inputs/mine.xlsx -o inputs/mine-1000.xlsx --samples 1000 --seed 7
+      diversify solve inputs/sampled.xlsx -o outputs/plan-sampled.xlsx
+    """
+    from diversify.pipeline import scenarios_workbook
+
+    with progress_display(quiet) as progress:
+        result = scenarios_workbook(input_path, output, samples, seed, force, progress)
+    _warn(result.warnings)
+    click.echo(
+        f"scenarios: {samples:,} samples (seed {seed}) -> {result.scenarios:,} scenarios, "
+        f"normal {result.normal_probability:.2%} -> {output}",
+        err=True,
+    )
+    if as_json:
+        emit_json(result.as_json())
+
+
 if __name__ == "__main__":
     main()

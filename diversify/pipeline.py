@@ -155,6 +155,76 @@ def evaluate_workbook(
     return Run(problem, results, output, time.perf_counter() - start)
 
 
+@dataclass
+class SampledScenarios:
+    """What `diversify scenarios` wrote."""
+
+    samples: int
+    seed: int
+    scenarios: int
+    normal_probability: float
+    output: Path | None
+    warnings: list[str]
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "status": "ok",
+            "samples": self.samples,
+            "seed": self.seed,
+            "scenarios": self.scenarios,
+            "normal_probability": self.normal_probability,
+            "output": None if self.output is None else str(self.output),
+            "warnings": self.warnings,
+        }
+
+
+def scenarios_workbook(
+    input_path: Path,
+    output: Path | None,
+    samples: int = 1000,
+    seed: int = 1,
+    force: bool = False,
+    progress: Progress = _quiet,
+) -> SampledScenarios:
+    """`diversify scenarios`: a copy of INPUT whose Scenarios and Disruptions hold N
+    samples of its Risks (SPEC §7); every other sheet is kept as it is."""
+    from openpyxl import load_workbook
+
+    from diversify.excel_out import save_atomic, write_rows
+    from diversify.risks import disruption_rows, draw, scenario_rows
+
+    check_output(output, force, input_path)
+    progress("reading the workbook")
+    raw, problem = read_input(input_path)
+    progress(f"drawing {samples:,} samples")
+    drawn = draw(problem, samples, seed)
+    warnings = list(problem.warnings)
+    if output is not None:
+        progress("writing the workbook")
+        wb = load_workbook(input_path)
+        for sheet, rows in (
+            ("Scenarios", scenario_rows(drawn)),
+            ("Disruptions", disruption_rows(drawn)),
+        ):
+            old = [n for n in wb.sheetnames if n.strip().lower() == sheet.lower()]
+            position = wb.sheetnames.index(old[0]) if old else len(wb.sheetnames)
+            if old:
+                gone = _data_rows(raw.sheets[old[0]])
+                warnings.append(f"{sheet}: the {gone} row(s) of the input were replaced")
+                wb.remove(wb[old[0]])
+            write_rows(wb.create_sheet(sheet, position), rows)
+        save_atomic(wb, output, force)
+    return SampledScenarios(
+        samples, seed, len(drawn.names), drawn.probabilities[0], output, warnings
+    )
+
+
+def _data_rows(rows: list[list]) -> int:
+    """Rows with a value below the header (the first row with one)."""
+    filled = [any(c.value is not None and str(c.value).strip() for c in r) for r in rows]
+    return max(sum(filled) - 1, 0)
+
+
 def model_path(target: Path, input_path: Path) -> Path:
     """--export-model: a file (.lp or .mps), or a folder to hold <input name>.lp."""
     target = Path(target)
