@@ -190,7 +190,7 @@ def scenarios_workbook(
     samples of its Risks (SPEC §7); every other sheet is kept as it is."""
     from openpyxl import load_workbook
 
-    from diversify.excel_out import save_atomic, write_rows
+    from diversify.excel_out import save_atomic
     from diversify.risks import disruption_rows, draw, scenario_rows
 
     check_output(output, force, input_path)
@@ -202,18 +202,16 @@ def scenarios_workbook(
     if output is not None:
         progress("writing the workbook")
         wb = load_workbook(input_path)
-        for sheet, rows in (
-            ("Scenarios", scenario_rows(drawn)),
-            ("Disruptions", disruption_rows(drawn)),
-        ):
+        bulk = {"Scenarios": scenario_rows(drawn), "Disruptions": disruption_rows(drawn)}
+        for sheet in bulk:
             old = [n for n in wb.sheetnames if n.strip().lower() == sheet.lower()]
             position = wb.sheetnames.index(old[0]) if old else len(wb.sheetnames)
             if old:
                 gone = _data_rows(raw.sheets[old[0]])
                 warnings.append(f"{sheet}: the {gone} row(s) of the input were replaced")
                 wb.remove(wb[old[0]])
-            write_rows(wb.create_sheet(sheet, position), rows)
-        save_atomic(wb, output, force)
+            wb.create_sheet(sheet, position)
+        save_atomic(wb, output, force, bulk)
     return SampledScenarios(
         samples, seed, len(drawn.names), drawn.probabilities[0], output, warnings
     )
