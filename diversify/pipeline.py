@@ -217,6 +217,104 @@ def scenarios_workbook(
     )
 
 
+def stress_workbook(
+    plan_path: Path,
+    output: Path | None,
+    samples: int = 1000,
+    seed: int = 2,
+    force: bool = False,
+    progress: Progress = _quiet,
+) -> dict[str, object]:
+    """`diversify stress`: the plan of PLAN costed on N samples of its input's Risks
+    (SPEC §8); returns the JSON summary."""
+    import numpy as np
+    import pandas as pd
+
+    from diversify.compare import read_plan_book
+    from diversify.risks import draw
+    from diversify.stress import figures, run_here, stress_costs
+    from diversify.stressbook import EVENTS_HEADER, SAMPLES_HEADER, histogram, write_stress_workbook
+
+    start = time.perf_counter()
+    check_output(output, force, plan_path)
+    progress("reading the plan workbook")
+    book = read_plan_book(plan_path, Path(plan_path).stem)
+    problem = book.problem
+    progress(f"drawing {samples:,} samples")
+    drawn = draw(problem, samples, seed)
+    clock = time.perf_counter()
+
+    def step(done: int, total: int) -> None:
+        spent = time.perf_counter() - clock
+        eta = spent / done * (total - done)
+        progress(f"hindsight recoveries: {done}/{total} chunks, about {eta:,.0f} s left")
+
+    progress(f"costing the plan in {len(drawn.distinct):,} distinct samples")
+    costs = stress_costs(problem, book.plan, drawn, lambda tasks: run_here(tasks, step))
+    alpha = problem.settings.cvar_alpha
+    in_sample = book.summary.get("expected_cost_usd")
+    summary: dict[str, object] = {
+        "status": "ok",
+        "samples": samples,
+        "seed": seed,
+        "hindsight": figures(costs.hindsight_cost, costs.hindsight_short, costs.materials, alpha),
+        "policy": figures(costs.policy_cost, costs.policy_short, costs.materials, alpha),
+        "in_sample_expected_cost_usd": None if in_sample is None else float(in_sample),
+        "output": None if output is None else str(output),
+    }
+    if output is not None:
+        progress("writing the stress workbook")
+        texts = [drawn.describe(int(r)) for r in drawn.distinct]
+        events = [texts[k] for k in drawn.scenario_of.tolist()]
+        h_short = costs.hindsight_short.sum(axis=1)
+        p_short = costs.policy_short.sum(axis=1)
+        sample_rows = [
+            SAMPLES_HEADER,
+            *zip(
+                range(1, samples + 1),
+                events,
+                costs.hindsight_cost.tolist(),
+                costs.policy_cost.tolist(),
+                h_short.tolist(),
+                p_short.tolist(),
+                strict=True,
+            ),
+        ]
+        names = [r.name for r in drawn.risks]
+        event_rows = [
+            EVENTS_HEADER,
+            *zip(
+                (drawn.event_sample + 1).tolist(),
+                [names[k] for k in drawn.event_risk.tolist()],
+                drawn.event_first.tolist(),
+                drawn.event_last.tolist(),
+                strict=True,
+            ),
+        ]
+        worst = np.lexsort((np.arange(samples), -costs.policy_cost))[:10]
+        top = pd.DataFrame(
+            {
+                "sample": worst + 1,
+                "events": [events[i] or "no event" for i in worst],
+                "policy_cost_usd": costs.policy_cost[worst],
+                "hindsight_cost_usd": costs.hindsight_cost[worst],
+                "policy_shortfall_t": p_short[worst],
+            }
+        )
+        info = run_info(plan_path, "stress", start, problem) | {"samples": samples, "seed": seed}
+        write_stress_workbook(
+            output,
+            summary,
+            sample_rows,
+            event_rows,
+            top,
+            histogram(costs.hindsight_cost, costs.policy_cost),
+            info,
+            force,
+        )
+    return summary
+
+
 def _data_rows(rows: list[list]) -> int:
     """Rows with a value below the header (the first row with one)."""
     filled = [any(c.value is not None and str(c.value).strip() for c in r) for r in rows]
