@@ -35,12 +35,14 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import highspy
 import numpy as np
 import scipy.sparse as sp
 
 from diversify.data import Problem
 from diversify.derive import discount_factor, hits_offer
 from diversify.engine import Plan
+from diversify.errors import DiversifyError
 from diversify.model import BUY_THRESHOLD_T
 from diversify.program import Program, SolveOptions, to_highs
 from diversify.risks import Samples
@@ -312,8 +314,8 @@ def solve_hindsight(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Objective and tonnes short of each case: one HiGHS model, modified and re-run warm."""
     t = rhs.shape[1]
-    h = to_highs(program, SolveOptions(threads=1))
-    h.setOptionValue("threads", 1)
+    h = to_highs(program, SolveOptions())  # threads: HiGHS's scheduler is per process
+    optimal = highspy.HighsModelStatus.kOptimal
     rows = np.arange(t, dtype=np.int32)
     zeros = np.zeros(t)
     objective, short = np.zeros(len(rhs)), np.zeros(len(rhs))
@@ -322,6 +324,10 @@ def solve_hindsight(
         h.changeColsBounds(t, rows, zeros, z_upper[i])
         h.changeColsCost(t, rows, z_cost[i])
         h.run()
+        if h.getModelStatus() != optimal:  # cannot happen: spot, shortfall, surplus absorb all
+            raise DiversifyError(
+                f"a hindsight recovery failed: {h.modelStatusToString(h.getModelStatus())}"
+            )
         objective[i] = h.getInfo().objective_function_value
         short[i] = float(np.sum(np.asarray(h.getSolution().col_value)[2 * t : 3 * t]))
     return objective, short
