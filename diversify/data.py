@@ -116,6 +116,32 @@ class Rule:
         return f"Policy row {self.row} ({what} {self.value:g})"
 
 
+@dataclass(frozen=True)
+class Risk:
+    """One `Risks` row (SPEC §7); start years already clipped to the horizon."""
+
+    name: str
+    scope: str
+    target: str | None
+    material: str | None  # None: every material
+    probability: float
+    start_years: tuple[int, ...]
+    min_years: int = 1
+    max_years: int = 1
+    availability: float = 0.0
+    price_multiplier: float = 1.0
+    spot_availability: float = 1.0
+    spot_price_multiplier: float = 1.0
+    row: int = 0  # Excel row, for messages
+
+    @property
+    def hits_spot_too(self) -> bool:
+        """A non-spot risk whose events also squeeze the spot market (an extra spot row)."""
+        return self.scope != "spot" and (
+            self.spot_availability != 1.0 or self.spot_price_multiplier != 1.0
+        )
+
+
 @dataclass
 class Problem:
     """Everything the model needs, in sheet order."""
@@ -130,6 +156,7 @@ class Problem:
     disruptions: list[Disruption] = field(default_factory=list)
     rules: list[Rule] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    risks: list[Risk] = field(default_factory=list)  # only `scenarios` and `stress` read them
 
     @property
     def years(self) -> list[int]:

@@ -149,8 +149,15 @@ def copy_sheet(ws: Worksheet, rows: list[list]) -> None:
                 cell.number_format = raw.number_format
 
 
-def save_atomic(wb: Workbook, path: Path, force: bool) -> None:
-    """Write to a temporary file beside the target, then rename it into place."""
+def save_atomic(
+    wb: Workbook, path: Path, force: bool, bulk: dict[str, Iterable[Sequence]] | None = None
+) -> None:
+    """Write to a temporary file beside the target, then rename it into place.
+
+    `bulk`: sheet title -> rows (header first) of sheets too long for openpyxl's cell
+    objects (a million rows); each titled sheet must exist in `wb` (left empty) and its
+    XML is streamed in place of the empty one (plain values, no formats).
+    """
     path = Path(path)
     if path.exists() and not force:
         raise OutputExistsError(f"{path} exists: pass --force to overwrite it")
@@ -165,6 +172,8 @@ def save_atomic(wb: Workbook, path: Path, force: bool) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             wb.save(fh)
+        if bulk:
+            _stream_sheets(Path(tmp), bulk)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -190,3 +199,62 @@ def add_series(
         Reference(ws, min_col=cat_col, min_row=header_row + 1, max_row=header_row + n)
     )
     chart.height, chart.width = 7.5, 16
+
+
+_SHEET_XML = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+    '<sheetViews><sheetView workbookViewId="0"><pane ySplit="1" topLeftCell="A2" '
+    'activePane="bottomLeft" state="frozen"/></sheetView></sheetViews><sheetData>'
+)
+
+
+def _stream_sheets(path: Path, bulk: dict[str, Iterable[Sequence]]) -> None:
+    """Replace the XML of the named (empty) sheets of a saved .xlsx by their rows."""
+    import re
+    import zipfile
+    from xml.sax.saxutils import escape
+
+    with zipfile.ZipFile(path) as z:
+        book = z.read("xl/workbook.xml").decode()
+        rels = z.read("xl/_rels/workbook.xml.rels").decode()
+        target = dict(re.findall(r'Id="(rId\d+)"[^>]*?Target="([^"]+)"', rels))
+        target |= {k: v for v, k in re.findall(r'Target="([^"]+)"[^>]*?Id="(rId\d+)"', rels)}
+        parts = {}
+        for name, rid in re.findall(r'<sheet[^>]*?name="([^"]+)"[^>]*?r:id="(rId\d+)"', book):
+            title = name.replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">")
+            if title in bulk:
+                parts["xl/" + target[rid].lstrip("/").removeprefix("xl/")] = bulk[title]
+        tmp = path.with_suffix(".bulk")
+        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as out:
+            for item in z.infolist():
+                if item.filename in parts:
+                    with out.open(item.filename, "w") as fh:
+                        _write_sheet_xml(fh, parts[item.filename], escape)
+                else:
+                    out.writestr(item, z.read(item.filename))
+    os.replace(tmp, path)
+
+
+def _write_sheet_xml(fh, rows: Iterable[Sequence], escape) -> None:
+    """Rows as sheet XML; cells without references (they follow in order, blanks as <c/>)."""
+    fh.write(_SHEET_XML.encode())
+    chunk: list[str] = []
+    for row in rows:
+        cells = []
+        for v in row:
+            v = _plain(v)
+            if v is None or (isinstance(v, float) and not math.isfinite(v)):
+                cells.append("<c/>")
+            elif isinstance(v, bool):
+                cells.append(f'<c t="b"><v>{int(v)}</v></c>')
+            elif isinstance(v, int | float):
+                cells.append(f"<c><v>{v!r}</v></c>")
+            else:
+                text = escape(ILLEGAL_CHARACTERS_RE.sub("", str(v)))
+                cells.append(f'<c t="inlineStr"><is><t>{text}</t></is></c>')
+        chunk.append(f"<row>{''.join(cells)}</row>")
+        if len(chunk) >= 10_000:
+            fh.write("".join(chunk).encode())
+            chunk.clear()
+    fh.write(("".join(chunk) + "</sheetData></worksheet>").encode())

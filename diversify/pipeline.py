@@ -155,6 +155,172 @@ def evaluate_workbook(
     return Run(problem, results, output, time.perf_counter() - start)
 
 
+@dataclass
+class SampledScenarios:
+    """What `diversify scenarios` wrote."""
+
+    samples: int
+    seed: int
+    scenarios: int
+    normal_probability: float
+    output: Path | None
+    warnings: list[str]
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "status": "ok",
+            "samples": self.samples,
+            "seed": self.seed,
+            "scenarios": self.scenarios,
+            "normal_probability": self.normal_probability,
+            "output": None if self.output is None else str(self.output),
+            "warnings": self.warnings,
+        }
+
+
+def scenarios_workbook(
+    input_path: Path,
+    output: Path | None,
+    samples: int = 1000,
+    seed: int = 1,
+    force: bool = False,
+    progress: Progress = _quiet,
+) -> SampledScenarios:
+    """`diversify scenarios`: a copy of INPUT whose Scenarios and Disruptions hold N
+    samples of its Risks (SPEC §7); every other sheet is kept as it is."""
+    from openpyxl import load_workbook
+
+    from diversify.excel_out import save_atomic
+    from diversify.risks import disruption_rows, draw, scenario_rows
+
+    check_output(output, force, input_path)
+    progress("reading the workbook")
+    raw, problem = read_input(input_path)
+    progress(f"drawing {samples:,} samples")
+    drawn = draw(problem, samples, seed)
+    warnings = list(problem.warnings)
+    if output is not None:
+        progress("writing the workbook")
+        wb = load_workbook(input_path)
+        bulk = {"Scenarios": scenario_rows(drawn), "Disruptions": disruption_rows(drawn)}
+        for sheet in bulk:
+            old = [n for n in wb.sheetnames if n.strip().lower() == sheet.lower()]
+            position = wb.sheetnames.index(old[0]) if old else len(wb.sheetnames)
+            if old:
+                gone = _data_rows(raw.sheets[old[0]])
+                warnings.append(f"{sheet}: the {gone} row(s) of the input were replaced")
+                wb.remove(wb[old[0]])
+            wb.create_sheet(sheet, position)
+        save_atomic(wb, output, force, bulk)
+    return SampledScenarios(
+        samples, seed, len(drawn.names), drawn.probabilities[0], output, warnings
+    )
+
+
+def stress_workbook(
+    plan_path: Path,
+    output: Path | None,
+    samples: int = 1000,
+    seed: int = 2,
+    force: bool = False,
+    progress: Progress = _quiet,
+) -> dict[str, object]:
+    """`diversify stress`: the plan of PLAN costed on N samples of its input's Risks
+    (SPEC §8); returns the JSON summary."""
+    import numpy as np
+    import pandas as pd
+
+    from diversify.compare import read_plan_book
+    from diversify.risks import draw
+    from diversify.stress import figures, run_here, stress_costs
+    from diversify.stressbook import EVENTS_HEADER, SAMPLES_HEADER, histogram, write_stress_workbook
+
+    start = time.perf_counter()
+    check_output(output, force, plan_path)
+    progress("reading the plan workbook")
+    book = read_plan_book(plan_path, Path(plan_path).stem)
+    problem = book.problem
+    progress(f"drawing {samples:,} samples")
+    drawn = draw(problem, samples, seed)
+    clock = time.perf_counter()
+
+    def step(done: int, total: int) -> None:
+        spent = time.perf_counter() - clock
+        eta = spent / done * (total - done)
+        progress(f"hindsight recoveries: {done}/{total} chunks, about {eta:,.0f} s left")
+
+    progress(f"costing the plan in {len(drawn.distinct):,} distinct samples")
+    costs = stress_costs(problem, book.plan, drawn, lambda tasks: run_here(tasks, step))
+    alpha = problem.settings.cvar_alpha
+    in_sample = book.summary.get("expected_cost_usd")
+    summary: dict[str, object] = {
+        "status": "ok",
+        "samples": samples,
+        "seed": seed,
+        "hindsight": figures(costs.hindsight_cost, costs.hindsight_short, costs.materials, alpha),
+        "policy": figures(costs.policy_cost, costs.policy_short, costs.materials, alpha),
+        "in_sample_expected_cost_usd": None if in_sample is None else float(in_sample),
+        "output": None if output is None else str(output),
+    }
+    if output is not None:
+        progress("writing the stress workbook")
+        texts = [drawn.describe(int(r)) for r in drawn.distinct]
+        events = [texts[k] for k in drawn.scenario_of.tolist()]
+        h_short = costs.hindsight_short.sum(axis=1)
+        p_short = costs.policy_short.sum(axis=1)
+        sample_rows = [
+            SAMPLES_HEADER,
+            *zip(
+                range(1, samples + 1),
+                events,
+                costs.hindsight_cost.tolist(),
+                costs.policy_cost.tolist(),
+                h_short.tolist(),
+                p_short.tolist(),
+                strict=True,
+            ),
+        ]
+        names = [r.name for r in drawn.risks]
+        event_rows = [
+            EVENTS_HEADER,
+            *zip(
+                (drawn.event_sample + 1).tolist(),
+                [names[k] for k in drawn.event_risk.tolist()],
+                drawn.event_first.tolist(),
+                drawn.event_last.tolist(),
+                strict=True,
+            ),
+        ]
+        worst = np.lexsort((np.arange(samples), -costs.policy_cost))[:10]
+        top = pd.DataFrame(
+            {
+                "sample": worst + 1,
+                "events": [events[i] or "no event" for i in worst],
+                "policy_cost_usd": costs.policy_cost[worst],
+                "hindsight_cost_usd": costs.hindsight_cost[worst],
+                "policy_shortfall_t": p_short[worst],
+            }
+        )
+        info = run_info(plan_path, "stress", start, problem) | {"samples": samples, "seed": seed}
+        write_stress_workbook(
+            output,
+            summary,
+            sample_rows,
+            event_rows,
+            top,
+            histogram(costs.hindsight_cost, costs.policy_cost),
+            info,
+            force,
+        )
+    return summary
+
+
+def _data_rows(rows: list[list]) -> int:
+    """Rows with a value below the header (the first row with one)."""
+    filled = [any(c.value is not None and str(c.value).strip() for c in r) for r in rows]
+    return max(sum(filled) - 1, 0)
+
+
 def model_path(target: Path, input_path: Path) -> Path:
     """--export-model: a file (.lp or .mps), or a folder to hold <input name>.lp."""
     target = Path(target)

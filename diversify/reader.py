@@ -26,6 +26,7 @@ from diversify.data import (
     Material,
     Offer,
     Problem,
+    Risk,
     Rule,
     Scenario,
     Settings,
@@ -416,6 +417,7 @@ class _Reader:
         scenarios = self.scenarios()
         disruptions = self.disruptions(scenarios, materials, suppliers)
         rules = self.policy(materials, suppliers)
+        risks = self.risks(materials, suppliers)
         if self.issues or settings is None:
             raise InputError(self._sorted_issues())
         return Problem(
@@ -429,6 +431,7 @@ class _Reader:
             disruptions,
             rules,
             self.warnings,
+            risks,
         )
 
     # -- reading a sheet
@@ -904,14 +907,9 @@ class _Reader:
             self.exists(t, r, "scenario", v["scenario"], names, "Scenarios")
             self.exists(t, r, "material", v["material"], materials, "Materials")
             target = self._disruption_target(t, r, suppliers)
-            if "price_multiplier" in r.given and "availability" not in r.given:
-                self.warn(
-                    "Disruptions",
-                    r.number,
-                    "price_multiplier is set but availability is blank, so the row is a "
-                    "stop (availability 0); for a price shock alone set availability 1",
-                )
-            self._spot_limit(t, r, materials)
+            self._price_without_availability(t, r)
+            if v["scope"] == "spot":
+                self._spot_limit(t, r, materials)
             out.append(
                 Disruption(
                     v["scenario"],
@@ -934,12 +932,80 @@ class _Reader:
             )
         return out
 
+    def _price_without_availability(self, t: _Table, r: _Row) -> None:
+        if "price_multiplier" in r.given and "availability" not in r.given:
+            self.warn(
+                t.sheet,
+                r.number,
+                "price_multiplier is set but availability is blank, so the row is a "
+                "stop (availability 0); for a price shock alone set availability 1",
+            )
+
+    def risks(self, materials: dict[str, Material], suppliers: dict[str, Supplier]) -> list[Risk]:
+        """The `Risks` sheet (SPEC §3, §7): as Disruptions, plus event odds and lengths."""
+        t = self.table("Risks")
+        out: list[Risk] = []
+        seen: dict[Any, int] = {}
+        for r in t.rows:
+            v = r.values
+            self.exists(t, r, "material", v["material"], materials, "Materials")
+            target = self._disruption_target(t, r, suppliers)
+            self._price_without_availability(t, r)
+            lengths = self._event_lengths(t, r)
+            if v["scope"] == "spot":
+                self._spot_limit(t, r, materials)
+                ignored = [c for c in ("spot_availability", "spot_price_multiplier") if v[c] != 1]
+                if ignored:
+                    self.warn(
+                        t.sheet,
+                        r.number,
+                        f"{' and '.join(ignored)} ignored: a spot row hits the spot market "
+                        "through availability and price_multiplier",
+                    )
+            elif v["scope"] is not None:
+                self._spot_limit(t, r, materials, "spot_availability")
+            years = self.span(t, r)
+            if not (r.ok("risk") and self.unique(t, r, seen, v["risk"], "risk", "risk")):
+                continue
+            if lengths is not None and v["scope"] is not None and v["probability"] is not None:
+                out.append(
+                    Risk(
+                        v["risk"],
+                        v["scope"],
+                        target if v["scope"] != "spot" else None,
+                        v["material"],
+                        v["probability"],
+                        years,
+                        *lengths,
+                        v["availability"],
+                        v["price_multiplier"],
+                        v["spot_availability"],
+                        v["spot_price_multiplier"],
+                        r.number,
+                    )
+                )
+        return out
+
+    def _event_lengths(self, t: _Table, r: _Row) -> tuple[int, int] | None:
+        """min_years, max_years: positive whole numbers, min <= max (max blank = min)."""
+        low, high = r.values["min_years"], r.values["max_years"]
+        for name, value in (("min_years", low), ("max_years", high)):
+            if value == 0 and r.ok(name):
+                self._reject(t, r, name, f"{name} must be at least 1 (whole years), found 0", None)
+        if not r.ok("min_years", "max_years") or low is None:
+            return None
+        high = low if high is None else high
+        if low > high:
+            self._reject(t, r, "max_years", f"max_years {high} is below min_years {low}", None)
+            return None
+        return low, high
+
     def _disruption_target(self, t: _Table, r: _Row, suppliers: dict[str, Supplier]) -> str | None:
         scope, target = r.values["scope"], r.values["target"]
         if scope == "spot":
             if target is not None:
                 self.warn(
-                    "Disruptions",
+                    t.sheet,
                     r.number,
                     f"target {target!r} is ignored: a spot row hits the spot market",
                 )
@@ -958,12 +1024,12 @@ class _Reader:
             self.check_target(t, r, scope, target, suppliers)
         return target
 
-    def _spot_limit(self, t: _Table, r: _Row, materials: dict[str, Material]) -> None:
-        """A partial spot availability needs a finite spot_max_t to scale."""
+    def _spot_limit(
+        self, t: _Table, r: _Row, materials: dict[str, Material], column: str = "availability"
+    ) -> None:
+        """A partial spot availability (`column`) needs a finite spot_max_t to scale."""
         v = r.values
-        if v["scope"] != "spot" or not r.ok("availability", "material"):
-            return
-        if not 0.0 < v["availability"] < 1.0:
+        if not r.ok(column, "material") or not 0.0 < v[column] < 1.0:
             return
         reached = (
             [materials[v["material"]]]
@@ -973,10 +1039,10 @@ class _Reader:
         unlimited = [m.name for m in reached if m.spot_max_t is None]
         if unlimited:
             self.error(
-                "Disruptions",
+                t.sheet,
                 r.number,
-                "availability",
-                f"availability {v['availability']:g} of an unlimited spot market is "
+                column,
+                f"{column} {v[column]:g} of an unlimited spot market is "
                 f"still unlimited: give a spot_max_t in Materials for "
                 f"{', '.join(map(repr, unlimited))}",
             )

@@ -620,6 +620,92 @@ DISRUPTIONS: list[dict[str, Any]] = [
     ),
 ]
 
+# --------------------------------------------------------------------------- risks
+
+# Base rates, not forecasts: every probability below is an assumption derived from the
+# counts in Sources (three Chinese rare-earth restrictions that hit foreign buyers in
+# 2010-2025, more since 2023; start-up slips of ex-China plants).
+RISKS: list[dict[str, Any]] = [
+    dict(
+        risk="china_dy_licences",
+        scope="any_link",
+        target=CHINA,
+        material=DY,
+        probability=0.15,
+        min_years=1,
+        max_years=2,
+        availability=0.5,
+        price_multiplier=1,
+        spot_availability=0.5,
+        spot_price_multiplier=3,
+        note="A licence squeeze like April-May 2025: half of China-linked Dy arrives, the "
+        "spot market halves and triples in price (probability: assumption, ~2-3 episodes "
+        "in 16 years)",
+    ),
+    dict(
+        risk="china_tb_licences",
+        scope="any_link",
+        target=CHINA,
+        material=TB,
+        probability=0.15,
+        min_years=1,
+        max_years=2,
+        availability=0.5,
+        price_multiplier=1,
+        spot_availability=0.5,
+        spot_price_multiplier=3,
+        note="The same squeeze on Tb, drawn independently of Dy (assumption)",
+    ),
+    dict(
+        risk="china_full_ban",
+        scope="any_link",
+        target=CHINA,
+        material=None,
+        probability=0.05,
+        min_years=1,
+        max_years=1,
+        availability=0,
+        price_multiplier=1,
+        spot_availability=0.5,
+        spot_price_multiplier=2,
+        note="The severe case: a full-year stop of every China-linked material "
+        "(probability: assumption)",
+    ),
+    dict(
+        risk="iluka_startup_slip",
+        scope="supplier",
+        target="Iluka Eneabba",
+        material=None,
+        probability=0.5,
+        from_year=2027,
+        to_year=2027,
+        min_years=1,
+        max_years=2,
+        availability=0,
+        price_multiplier=1,
+        spot_availability=1,
+        spot_price_multiplier=1,
+        note="Commissioning (2027) slips by 1-2 years: even odds (assumption)",
+    ),
+    dict(
+        risk="arafura_startup_slip",
+        scope="supplier",
+        target="Arafura Nolans",
+        material=None,
+        probability=0.5,
+        from_year=2029,
+        to_year=2029,
+        min_years=1,
+        max_years=2,
+        availability=0,
+        price_multiplier=1,
+        spot_availability=1,
+        spot_price_multiplier=1,
+        note="First oxide (2029) slips by 1-2 years: even odds, the investment decision "
+        "is uncertain (assumption)",
+    ),
+]
+
 # --------------------------------------------------------------------------- policy
 
 POLICY: list[dict[str, Any]] = [
@@ -956,6 +1042,44 @@ SOURCES: list[tuple[str, str, str, str, str]] = [
     ),
 ]
 
+SOURCES += [
+    (
+        "China's rare-earth restrictions that hit foreign buyers, 2010-2025",
+        "three episodes: Sep-Nov 2010; April 2025; October 2025 (suspended)",
+        "Global Trade Alert; Reuters / Bloomberg 2025; Pillsbury 2025",
+        "Risks: china_* (base rate)",
+        SOURCED,
+    ),
+    (
+        "Chance that a restriction starts in a year",
+        "0.15 on Dy and on Tb (each 1-2 years); 0.05 for a full ban of every material",
+        "derived from the counts above",
+        "Risks: probability, min_years, max_years",
+        ASSUMPTION,
+    ),
+    (
+        "Severity of a licence squeeze at a yearly step",
+        "availability 0.5 (Dy/Tb exports zero in May 2025, recovering from June)",
+        "derived from Reuters / Bloomberg 2025",
+        "Risks: availability, spot_availability",
+        ASSUMPTION,
+    ),
+    (
+        "Dy/Tb spot during a restriction",
+        "roughly x3 in Europe (May 2025 against a month before)",
+        "Argus 2025",
+        "Risks: spot_price_multiplier 3",
+        SOURCED,
+    ),
+    (
+        "Start-up slips of plants not yet commissioned",
+        "1-2 year slip at even odds (Lynas Texas unlikely; Arafura FID uncertain)",
+        "Northern Miner 2025; Mining Weekly; WA Government",
+        "Risks: iluka_startup_slip, arafura_startup_slip",
+        ASSUMPTION,
+    ),
+]
+
 # --------------------------------------------------------------------------- README
 
 README_TEXT: list[tuple[str, str]] = [
@@ -1042,6 +1166,14 @@ README_TEXT: list[tuple[str, str]] = [
         "Policy",
         "Company rules on the plan: max_share / min_share of a country or supplier, "
         "min_suppliers per material and year, max_avg_risk (volume-weighted risk score).",
+    ),
+    (
+        "Risks",
+        "What can go wrong and how often, for diversify scenarios and diversify stress "
+        "(solve ignores it): each year in which no event of a risk is under way, one starts "
+        "with its probability and lasts min_years..max_years, hitting its scope like a "
+        "Disruptions row; spot_availability and spot_price_multiplier say what it does to "
+        "the spot market. The probabilities are assumptions from base rates (Sources).",
     ),
     (
         "Sources",
@@ -1345,6 +1477,14 @@ def _policy(ws: Worksheet) -> None:
     _dropdown(ws, 4, 500, _ref("Materials"), "a material listed in Materials, or blank")
 
 
+def _risks(ws: Worksheet) -> None:
+    names = [c.name for c in columns("Risks")] + ["note"]
+    rows = [[r.get(n) for n in names] for r in RISKS]
+    _table(ws, "Risks", names, rows, widths={"target": 16, "note": 70})
+    _dropdown(ws, 2, 500, _choices(SCOPE_CHOICES), "scope")
+    _dropdown(ws, 4, 500, _ref("Materials"), "a material listed in Materials, or blank")
+
+
 def _sources(ws: Worksheet) -> None:
     names = {
         "figure": "What the figure is.",
@@ -1380,6 +1520,7 @@ BUILDERS = [
     ("Scenarios", _scenarios),
     ("Disruptions", _disruptions),
     ("Policy", _policy),
+    ("Risks", _risks),
     ("Sources", _sources),
 ]
 

@@ -240,6 +240,72 @@ SCHEMA: tuple[Column, ...] = (
     _col("Policy", "from_year", "year", "year", None, "First year (blank = first year)"),
     _col("Policy", "to_year", "year", "year", None, "Last year (blank = last year)"),
     _col("Policy", "value", "number", "", REQUIRED, "Share or risk 0..1, or number of suppliers"),
+    # Risks (SPEC §7: read by `scenarios` and `stress`, never by `solve`)
+    _col("Risks", "risk", "id", "", REQUIRED, "Risk name, e.g. china_hree_ban"),
+    _col(
+        "Risks",
+        "scope",
+        "choice",
+        "",
+        REQUIRED,
+        "What an event hits (as in Disruptions)",
+        choices=SCOPE_CHOICES,
+    ),
+    _col("Risks", "target", "id", "", None, "Country or supplier hit (blank for spot)"),
+    _col("Risks", "material", "id", "", None, "Material hit (blank = every material)"),
+    _col(
+        "Risks",
+        "probability",
+        "fraction",
+        "0..1",
+        REQUIRED,
+        "Chance that an event starts in a year in which none of this risk is under way",
+    ),
+    _col(
+        "Risks", "from_year", "year", "year", None, "First year an event may start (blank = first)"
+    ),
+    _col("Risks", "to_year", "year", "year", None, "Last year an event may start (blank = last)"),
+    _col("Risks", "min_years", "integer", "years", 1, "Shortest event, in whole years"),
+    _col(
+        "Risks",
+        "max_years",
+        "integer",
+        "years",
+        None,
+        "Longest event, in whole years (blank = min_years); drawn uniformly in between",
+    ),
+    _col(
+        "Risks",
+        "availability",
+        "fraction",
+        "0..1",
+        0.0,
+        "Fraction of contracted volume delivered while an event lasts (blank = 0, a stop)",
+    ),
+    _col(
+        "Risks",
+        "price_multiplier",
+        "number",
+        "x",
+        1.0,
+        "Price of what is delivered is multiplied by this while an event lasts",
+    ),
+    _col(
+        "Risks",
+        "spot_availability",
+        "fraction",
+        "0..1",
+        1.0,
+        "What the event leaves of the spot market of its material(s) (ignored on spot rows)",
+    ),
+    _col(
+        "Risks",
+        "spot_price_multiplier",
+        "number",
+        "x",
+        1.0,
+        "Spot price multiplier while the event lasts (ignored on spot rows)",
+    ),
 )
 
 # Settings: setting -> (kind, default, meaning, bounds)
@@ -307,6 +373,7 @@ SHEETS = (
     "Scenarios",
     "Disruptions",
     "Policy",
+    "Risks",
 )
 REQUIRED_SHEETS = ("Settings", "Materials", "Demand", "Suppliers", "Offers")
 

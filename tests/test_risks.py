@@ -1,0 +1,539 @@
+"""Risks, the sampler, `scenarios` and `stress` (SPEC §3 Risks, §6 example 7, §7, §8)."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from factory import problem
+from openpyxl import load_workbook
+from workbooks import write_workbook
+
+from diversify.cli import main
+from diversify.data import Risk
+from diversify.derive import ScenarioData
+from diversify.engine import cvar as engine_cvar
+from diversify.engine import evaluate
+from diversify.errors import InputError
+from diversify.reader import read_problem
+from diversify.risks import _merge, disruption_rows, draw, scenario_rows
+from diversify.solver import SolveOptions
+from diversify.stress import cvar, figures, plan_data, policy_recovery, stress_costs, wilson
+
+EX7_PLAN = {("A", "M", 2025): 12.0, ("A", "M", 2026): 10.0, ("A", "M", 2027): 10.0}
+
+
+def example_7(**material):
+    """SPEC §6 example 7, with a risk that stops A in 2026 in every sample."""
+    m = (
+        dict(
+            spot_price_usd_per_kg=100,
+            spot_max_t=5,
+            shortfall_penalty_usd_per_kg=1000,
+            holding_cost_usd_per_kg_year=1,
+            max_stock_t=5,
+        )
+        | material
+    )
+    p = problem(
+        (2025, 2027),
+        {"M": m},
+        {"M": 10},
+        {"A": dict(country="X", qualified=True)},
+        {("A", "M"): dict(price_usd_per_kg=20, capacity=12)},
+    )
+    p.risks = [Risk("a_stop", "supplier", "A", None, 1.0, (2026,))]
+    return p
+
+
+def risk(name="r", p=1.0, years=(2025, 2026, 2027, 2028, 2029), lo=1, hi=1, **kw) -> Risk:
+    return Risk(
+        name, kw.pop("scope", "supplier"), kw.pop("target", "A"), None, p, years, lo, hi, **kw
+    )
+
+
+def horizon(first=2025, last=2029, risks=()):
+    p = problem(
+        (first, last),
+        {"M": dict(spot_price_usd_per_kg=100, shortfall_penalty_usd_per_kg=1000)},
+        {"M": 10},
+        {"A": dict(country="X", qualified=True)},
+        {("A", "M"): dict(price_usd_per_kg=20, capacity=12)},
+    )
+    p.risks = list(risks)
+    return p
+
+
+# ---------------------------------------------------------------- worked example 7
+
+
+def test_worked_example_7_to_the_dollar():
+    c = stress_costs(example_7(), EX7_PLAN, draw(example_7(), 1, 0))
+    assert c.policy_cost[0] == pytest.approx(3_942_000, abs=0.5)
+    assert c.hindsight_cost[0] == pytest.approx(1_245_000, abs=0.5)
+    assert c.policy_short[0, 0] == pytest.approx(3.0)
+    assert c.hindsight_short[0, 0] == pytest.approx(0.0, abs=1e-7)
+
+
+def test_hindsight_equals_the_recovery_lp_of_engine_evaluate():
+    p = example_7(holding_cost_usd_per_kg_year=3, max_stock_t=None)
+    p.risks = [
+        Risk("a_half", "supplier", "A", None, 0.5, (2025, 2026, 2027), 1, 2, 0.5, 1.5, 0.4, 2.0),
+        Risk("spot", "spot", None, None, 0.3, (2026, 2027), 1, 1, 0.0, 1.0),
+    ]
+    s = draw(p, 200, 3)
+    c = stress_costs(p, EX7_PLAN, s)
+    for rep in s.distinct[:8].tolist():
+        w = ScenarioData("w", 1.0)
+        for k, first, last in s.events_of(rep):
+            r = p.risks[k]
+            for t in range(first, last + 1):
+                if r.scope == "spot":
+                    w.spot_avail[("M", t)] = w.sa("M", t) * r.availability
+                    w.spot_price_mult[("M", t)] = w.spm("M", t) * r.price_multiplier
+                else:
+                    w.avail[("A", "M", t)] = w.a("A", "M", t) * r.availability
+                    w.price_mult[("A", "M", t)] = w.pm("A", "M", t) * r.price_multiplier
+                    w.spot_avail[("M", t)] = w.sa("M", t) * r.spot_availability
+                    w.spot_price_mult[("M", t)] = w.spm("M", t) * r.spot_price_multiplier
+        out = evaluate(p, EX7_PLAN, [w], 0.0, SolveOptions())
+        assert c.hindsight_cost[rep] == pytest.approx(out.expected_cost, rel=1e-9, abs=1e-3)
+        assert c.hindsight_cost[rep] <= c.policy_cost[rep] + 1e-6
+
+
+# ---------------------------------------------------------------- the policy, rule by rule
+
+
+def policy(p, plan, a=None, sa=None, spm=None):
+    d = plan_data(p, plan)
+    t = len(p.years)
+    a = np.ones((1, 1, t)) if a is None else np.array(a, float).reshape(1, 1, t)
+    q = a * d.x[None]
+    sa = np.ones((1, 1, t)) if sa is None else np.array(sa, float).reshape(1, 1, t)
+    spm = np.ones((1, 1, t)) if spm is None else np.array(spm, float).reshape(1, 1, t)
+    cost, short = policy_recovery(d, q, sa, spm)
+    return cost[0], short[0, 0]
+
+
+def test_policy_keeps_surplus_up_to_max_stock_and_writes_off_the_rest():
+    p = example_7(max_stock_t=1)
+    # 2025: 2 t surplus, 1 t kept (1,000 USD holding), 1 t written off; 2026: 1 + 10 = 11
+    # >= 10, 1 t kept again; 2027: 1 + 10 >= 10, 1 t kept
+    cost, short = policy(p, EX7_PLAN)
+    assert cost == pytest.approx(3 * 1000 * 1 * 1)
+    assert short == 0
+
+
+def test_policy_spot_capped_by_spot_availability_times_spot_max():
+    p = example_7(max_stock_t=0)
+    plan = {("A", "M", t): 10.0 for t in (2025, 2026, 2027)}
+    cost, short = policy(p, plan, a=[1, 0, 1], sa=[1, 0.4, 1])  # 2026: 2 t spot, 8 t short
+    assert short == pytest.approx(8)
+    assert cost == pytest.approx(1000 * (100 * 2 + 1000 * 8))
+
+
+def test_policy_unlimited_spot_buys_the_whole_gap():
+    p = example_7(spot_max_t=None, max_stock_t=0)
+    plan = {("A", "M", t): 10.0 for t in (2025, 2026, 2027)}
+    cost, short = policy(p, plan, a=[1, 0, 1], spm=[1, 3, 1])
+    assert short == 0
+    assert cost == pytest.approx(1000 * 300 * 10)
+
+
+def test_policy_no_spot_where_spot_availability_is_zero():
+    p = example_7(spot_max_t=None, max_stock_t=0)
+    plan = {("A", "M", t): 10.0 for t in (2025, 2026, 2027)}
+    cost, short = policy(p, plan, a=[1, 0, 1], sa=[1, 0, 1])
+    assert short == pytest.approx(10)
+    assert cost == pytest.approx(1000 * 1000 * 10)
+
+
+def test_policy_no_spot_when_its_price_reaches_the_penalty():
+    p = example_7(max_stock_t=0)
+    plan = {("A", "M", t): 10.0 for t in (2025, 2026, 2027)}
+    cost, short = policy(p, plan, a=[1, 0.5, 1], spm=[1, 10, 1])  # 100 * 10 = 1000
+    assert short == pytest.approx(5)
+    assert cost == pytest.approx(1000 * 1000 * 5)
+
+
+def test_policy_uses_stock_before_spot_and_shortfall():
+    # example 7: 2 t stock + 5 t spot, 3 t short in 2026
+    cost, short = policy(example_7(), EX7_PLAN, a=[1, 0, 1])
+    assert short == pytest.approx(3)
+    assert cost == pytest.approx(2000 + 500_000 + 3_000_000)
+
+
+# ---------------------------------------------------------------- the sampler
+
+
+def test_probability_one_duration_two_starts_every_other_year_clipped_at_the_end():
+    s = draw(horizon(risks=[risk(p=1.0, lo=2, hi=2)]), 3, 0)
+    assert s.events_of(0) == [(0, 2025, 2026), (0, 2027, 2028), (0, 2029, 2029)]
+    assert s.names == ["normal", "s1"] and s.probabilities == [0.0, 1.0]
+    assert s.describe(0) == "r 2025-2026; r 2027-2028; r 2029"
+
+
+def test_probability_zero_never_starts():
+    s = draw(horizon(risks=[risk(p=0.0, lo=1, hi=3)]), 50, 0)
+    assert len(s.event_sample) == 0
+    assert s.names == ["normal"] and s.probabilities == [1.0]
+
+
+def test_merged_samples_names_order_and_descriptions():
+    p = horizon(
+        risks=[risk("late", p=1.0, years=(2028,)), risk("coin", p=0.5, years=(2026,), lo=1, hi=2)]
+    )
+    s = draw(p, 400, 5)
+    rows = scenario_rows(s)
+    assert rows[0] == [
+        "scenario",
+        "probability",
+        "demand_multiplier",
+        "spot_price_multiplier",
+        "description",
+    ]
+    assert [r[0] for r in rows[1:]] == ["normal", "s1", "s2", "s3"]
+    assert rows[1][1] == 0.0  # no sample without an event
+    probs = [r[1] for r in rows[2:]]
+    assert probs == sorted(probs, reverse=True) and math.isclose(sum(probs), 1.0)
+    texts = {r[4] for r in rows[2:]}
+    assert texts == {"late 2028", "late 2028; coin 2026", "late 2028; coin 2026-2027"}
+    counts = Counter(s.describe(i) for i in range(400))
+    for r in rows[2:]:
+        assert r[1] == counts[r[4]] / 400
+
+
+def test_ties_in_the_order_first_drawn_and_normal_first():
+    code = np.array([[1], [2], [2], [1], [0], [3]], dtype=np.uint16)
+    distinct, scenario_of, counts, has_normal = _merge(code)
+    assert has_normal and distinct.tolist() == [4, 0, 1, 5] and counts.tolist() == [1, 2, 2, 1]
+    assert scenario_of.tolist() == [1, 2, 2, 1, 0, 3]
+
+
+def test_disruption_rows_write_every_value_and_the_spot_row():
+    r = risk("ban", p=1.0, years=(2026,), scope="any_link", target="X", spot_availability=0.5)
+    s = draw(horizon(risks=[r]), 1, 0)
+    rows = disruption_rows(s)
+    assert rows[1:] == [
+        ["s1", "any_link", "X", None, 2026, 2026, 0.0, 1.0],
+        ["s1", "spot", None, None, 2026, 2026, 0.5, 1.0],
+    ]
+
+
+def exact_start_distribution(p: float, lo: int, hi: int, years: list[int]) -> dict:
+    """P(an event starts in year t) and of each duration, by the recursion of §7."""
+    free = {years[0]: 1.0}  # probability that the risk is free at year t
+    starts = {}
+    for t in years:
+        f = free.get(t, 0.0)
+        starts[t] = f * p
+        free[t + 1] = free.get(t + 1, 0.0) + f * (1 - p)
+        for d in range(lo, hi + 1):
+            free[t + d] = free.get(t + d, 0.0) + f * p / (hi - lo + 1)
+    return starts
+
+
+def test_start_years_and_durations_follow_the_exact_distribution():
+    years = list(range(2025, 2033))
+    p = horizon(2025, 2032, [risk(p=0.3, years=tuple(years), lo=1, hi=3)])
+    n = 20_000
+    s = draw(p, n, 11)
+    exact = exact_start_distribution(0.3, 1, 3, years)
+    got = Counter(s.event_first.tolist())
+    for t in years:
+        sd = math.sqrt(exact[t] * (1 - exact[t]) / n)
+        assert abs(got[t] / n - exact[t]) < 5 * sd + 1e-9
+    unclipped = s.event_first + 2 <= 2032
+    lengths = (s.event_last - s.event_first + 1)[unclipped]
+    for d in (1, 2, 3):
+        share = np.mean(lengths == d)
+        assert abs(share - 1 / 3) < 5 * math.sqrt(2 / 9 / len(lengths))
+
+
+def test_risks_are_independent():
+    p = horizon(risks=[risk("a", p=0.4, years=(2026,)), risk("b", p=0.4, years=(2026,))])
+    s = draw(p, 20_000, 4)
+    both = Counter(s.event_sample.tolist())
+    joint = sum(1 for v in both.values() if v == 2) / s.n
+    assert abs(joint - 0.16) < 5 * math.sqrt(0.16 * 0.84 / s.n)
+
+
+def test_same_seed_same_samples_other_seed_other_samples():
+    p = horizon(risks=[risk(p=0.3, lo=1, hi=2)])
+    a, b, c = draw(p, 1000, 9), draw(p, 1000, 9), draw(p, 1000, 10)
+    assert np.array_equal(a.event_first, b.event_first) and np.array_equal(
+        a.event_last, b.event_last
+    )
+    assert np.array_equal(a.scenario_of, b.scenario_of)
+    assert not np.array_equal(a.event_sample, c.event_sample)
+
+
+def test_stress_figures_do_not_depend_on_the_chunk_size(monkeypatch):
+    import diversify.stress as stress
+
+    p = example_7(max_stock_t=None)
+    p.risks = [
+        Risk("a_half", "supplier", "A", None, 0.4, (2025, 2026, 2027), 1, 2, 0.3, 1.2, 0.5, 2.0)
+    ]
+    s = draw(p, 500, 1)
+    whole = stress_costs(p, EX7_PLAN, s)
+    monkeypatch.setattr(stress, "CHUNK", 2)
+    chunked = stress_costs(p, EX7_PLAN, s)
+    assert np.array_equal(whole.policy_cost, chunked.policy_cost)
+    assert np.allclose(whole.hindsight_cost, chunked.hindsight_cost, rtol=1e-12, atol=1e-6)
+
+
+# ---------------------------------------------------------------- the figures
+
+
+def test_cvar_matches_engine_cvar_with_equal_probabilities():
+    rng = np.random.default_rng(0)
+    costs = rng.integers(0, 50, 37).astype(float)
+    for alpha in (0.0, 0.5, 0.9, 0.95):
+        assert cvar(alpha, costs) == pytest.approx(engine_cvar(alpha, [(1 / 37, c) for c in costs]))
+
+
+def test_figures_of_one_sample_and_wilson():
+    f = figures(np.array([5.0]), np.array([[0.0]]), ["M"], 0.9)
+    assert f["ci95_usd"] == [5.0, 5.0] and f["p99_usd"] == 5.0 and f["cvar_usd"] == 5.0
+    low, high = wilson(3, 10)
+    assert low == pytest.approx(0.1078, abs=1e-4) and high == pytest.approx(0.6032, abs=1e-4)
+
+
+# ---------------------------------------------------------------- the Risks sheet
+
+
+BASE = {
+    "Settings": [["setting", "value"], ["first_year", 2025], ["last_year", 2027]],
+    "Materials": [
+        [
+            "material",
+            "spot_price_usd_per_kg",
+            "spot_max_t",
+            "shortfall_penalty_usd_per_kg",
+            "holding_cost_usd_per_kg_year",
+            "max_stock_t",
+        ],
+        ["M", 100, 5, 1000, 1, 5],
+        ["N", 100, None, 1000, 0, None],
+    ],
+    "Demand": [["material", 2025, 2026, 2027], ["M", 10, 10, 10], ["N", 0, 0, 0]],
+    "Suppliers": [["supplier", "country", "qualified"], ["A", "X", "yes"]],
+    "Offers": [
+        ["supplier", "material", "price_usd_per_kg", 2025, 2026, 2027],
+        ["A", "M", 20, 12, 12, 12],
+    ],
+}
+RISK_HEADER = [
+    "risk",
+    "scope",
+    "target",
+    "material",
+    "probability",
+    "from_year",
+    "to_year",
+    "min_years",
+    "max_years",
+    "availability",
+    "price_multiplier",
+    "spot_availability",
+    "spot_price_multiplier",
+]
+
+
+def with_risks(tmp_path: Path, *rows, name="in.xlsx") -> Path:
+    return write_workbook(tmp_path / name, BASE | {"Risks": [RISK_HEADER, *rows]})
+
+
+def test_risks_read_with_defaults_and_clipping(tmp_path):
+    p = read_problem(with_risks(tmp_path, ["stop", "supplier", "A", "M", 0.2, 2020, None, 1, None]))
+    assert p.risks == [
+        Risk("stop", "supplier", "A", "M", 0.2, (2025, 2026, 2027), 1, 1, 0.0, 1.0, 1.0, 1.0, 2)
+    ]
+
+
+def test_risks_errors_all_at_once_with_row_and_column(tmp_path):
+    path = with_risks(
+        tmp_path,
+        ["a", "supplier", "A", "M", 1.5],
+        ["b", "supplier", None, "M", 0.1],
+        ["c", "spot", None, "N", 0.1, None, None, 1, 1, 0.5],
+        ["d", "supplier", "A", "N", 0.1, None, None, 1, 1, 0, 1, 0.5],
+        ["e", "supplier", "A", "M", 0.1, 2027, 2026],
+        ["f", "supplier", "A", "M", 0.1, None, None, 3, 2],
+        ["g", "supplier", "A", "M", 0.1, None, None, 0],
+        ["h", "supplier", "A", "Z", None],
+        ["a", "supplier", "A", "M", 0.1],
+        [None, "supplier", "A", "M", 0.1],
+    )
+    with pytest.raises(InputError) as e:
+        read_problem(path)
+    got = {(i.sheet, i.row, i.column) for i in e.value.issues}
+    assert got == {
+        ("Risks", 2, "probability"),
+        ("Risks", 3, "target"),
+        ("Risks", 4, "availability"),
+        ("Risks", 5, "spot_availability"),
+        ("Risks", 6, "from_year"),
+        ("Risks", 7, "max_years"),
+        ("Risks", 8, "min_years"),
+        ("Risks", 9, "material"),
+        ("Risks", 9, "probability"),
+        ("Risks", 10, "risk"),
+        ("Risks", 11, "risk"),
+    }
+
+
+def test_risks_warnings_unmatched_target_and_spot_columns_on_spot_rows(tmp_path):
+    p = read_problem(
+        with_risks(
+            tmp_path,
+            ["a", "country", "Chna", "M", 0.1],
+            ["b", "spot", "X", "M", 0.1, None, None, 1, 1, 1, 3, 0.5, 2],
+        )
+    )
+    text = " | ".join(p.warnings)
+    assert "Risks row 2" in text and "'Chna' matches no supplier" in text
+    assert "Risks row 3" in text and "spot_availability and spot_price_multiplier ignored" in text
+    assert "target 'X' is ignored" in text
+
+
+def test_solve_ignores_risks(tmp_path):
+    with_risks(tmp_path, ["stop", "supplier", "A", "M", 1.0])
+    result = run(tmp_path / "in.xlsx", "-o", tmp_path / "plan.xlsx", "--json", command="solve")
+    assert result.exit_code == 0
+    assert json.loads(result.stdout.splitlines()[-1])["scenario_costs_usd"].keys() == {"base"}
+
+
+# ---------------------------------------------------------------- the CLI
+
+
+def run(*args, command: str):
+    return CliRunner().invoke(main, [command, *map(str, args)])
+
+
+def test_scenarios_writes_a_solvable_copy(tmp_path):
+    src = with_risks(tmp_path, ["stop", "supplier", "A", "M", 0.3, None, None, 1, 2, 0, 1, 0.5, 3])
+    out = tmp_path / "sampled.xlsx"
+    result = run(src, "-o", out, "--samples", 200, "--json", command="scenarios")
+    assert result.exit_code == 0, result.output
+    js = json.loads(result.stdout.splitlines()[-1])
+    assert js["status"] == "ok" and js["samples"] == 200 and js["seed"] == 1
+    p = read_problem(out)
+    assert p.scenarios[0].name == "normal" and len(p.scenarios) == js["scenarios"]
+    assert p.scenarios[0].probability == js["normal_probability"]
+    assert {d.scope for d in p.disruptions} == {"supplier", "spot"}
+    assert [r.name for r in p.risks] == ["stop"]
+    assert load_workbook(out).sheetnames == load_workbook(src).sheetnames + [
+        "Scenarios",
+        "Disruptions",
+    ]
+    again = run(src, "-o", tmp_path / "again.xlsx", "--samples", 200, command="scenarios")
+    assert again.exit_code == 0
+    a, b = (load_workbook(f)["Disruptions"] for f in (out, tmp_path / "again.xlsx"))
+    assert list(a.values) == list(b.values)
+    solved = run(out, "-o", tmp_path / "plan.xlsx", "--json", command="solve")
+    assert solved.exit_code == 0, solved.output
+
+
+def test_scenarios_replaces_existing_sheets_with_a_warning(tmp_path):
+    sheets = BASE | {
+        "Scenarios": [["scenario", "probability"], ["a", 0.5], ["b", 0.5]],
+        "Disruptions": [["scenario", "scope", "target"], ["b", "supplier", "A"]],
+        "Risks": [RISK_HEADER, ["stop", "supplier", "A", "M", 0.5]],
+    }
+    src = write_workbook(tmp_path / "in.xlsx", sheets)
+    result = run(src, "-o", tmp_path / "out.xlsx", command="scenarios")
+    assert result.exit_code == 0
+    assert (
+        "Scenarios: the 2 row(s)" in result.stderr and "Disruptions: the 1 row(s)" in result.stderr
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "column"),
+    [
+        (["--samples", 0], "--samples"),
+        (["--samples", 1_000_001], "--samples"),
+        (["--seed", -1], "--seed"),
+    ],
+)
+@pytest.mark.parametrize("command", ["scenarios", "stress"])
+def test_bad_samples_or_seed_exit_2_and_write_nothing(tmp_path, args, column, command):
+    src = with_risks(tmp_path, ["stop", "supplier", "A", "M", 0.5])
+    if command == "stress":
+        assert run(src, "-o", tmp_path / "plan.xlsx", command="solve").exit_code == 0
+        src = tmp_path / "plan.xlsx"
+    out = tmp_path / "out.xlsx"
+    result = run(src, "-o", out, *args, "--json", command=command)
+    assert result.exit_code == 2
+    js = json.loads(result.stdout.splitlines()[-1])
+    assert js["status"] == "input_error" and js["errors"][0]["column"] == column
+    assert not out.exists()
+
+
+def test_seed_that_is_not_an_integer_is_a_usage_error(tmp_path):
+    src = with_risks(tmp_path, ["stop", "supplier", "A", "M", 0.5])
+    result = run(src, "-o", tmp_path / "o.xlsx", "--seed", "1.5", command="scenarios")
+    assert result.exit_code == 2 and not (tmp_path / "o.xlsx").exists()
+
+
+def test_no_risks_row_is_an_input_error(tmp_path):
+    src = write_workbook(tmp_path / "in.xlsx", BASE)
+    result = run(src, "-o", tmp_path / "o.xlsx", "--json", command="scenarios")
+    assert result.exit_code == 2 and "no Risks row" in result.stderr
+    assert not (tmp_path / "o.xlsx").exists()
+    assert run(src, "-o", tmp_path / "plan.xlsx", command="solve").exit_code == 0
+    result = run(tmp_path / "plan.xlsx", "-o", tmp_path / "o.xlsx", command="stress")
+    assert result.exit_code == 2 and not (tmp_path / "o.xlsx").exists()
+
+
+def test_stress_workbook_json_and_reruns(tmp_path):
+    src = with_risks(tmp_path, ["stop", "supplier", "A", "M", 0.4, None, None, 1, 2, 0, 1, 0.6, 3])
+    plan = tmp_path / "plan.xlsx"
+    assert run(src, "-o", plan, command="solve").exit_code == 0
+    out = tmp_path / "stress.xlsx"
+    result = run(plan, "-o", out, "--samples", 300, "--json", "--workers", 2, command="stress")
+    assert result.exit_code == 0, result.output
+    js = json.loads(result.stdout.splitlines()[-1])
+    assert js["samples"] == 300 and js["seed"] == 2 and js["in_sample_expected_cost_usd"] > 0
+    wb = load_workbook(out)
+    assert wb.sheetnames[0] == "Stress summary" and wb.active.title == "Stress summary"
+    assert wb["Stress summary"]._charts
+    rows = list(wb["Samples"].values)
+    assert list(rows[0]) == [
+        "sample",
+        "events",
+        "hindsight_cost_usd",
+        "policy_cost_usd",
+        "hindsight_shortfall_t",
+        "policy_shortfall_t",
+    ]
+    assert len(rows) == 301 and [r[0] for r in rows[1:]] == list(range(1, 301))
+    policy = np.array([r[3] for r in rows[1:]])
+    hind = np.array([r[2] for r in rows[1:]])
+    assert js["policy"]["mean_usd"] == pytest.approx(policy.mean())
+    assert js["hindsight"]["p95_usd"] == pytest.approx(np.percentile(hind, 95))
+    assert (hind <= policy + 1e-6).all()
+    short = np.array([r[5] for r in rows[1:]])
+    assert js["policy"]["shortfall_probability"] == np.mean(short > 1e-6)
+    events = list(wb["Sample events"].values)
+    assert list(events[0]) == ["sample", "risk", "from_year", "to_year"]
+    texts = {r[0]: r[1] for r in rows[1:]}
+    for sample, name, a, b in events[1:]:
+        assert (f"{name} {a}" if a == b else f"{name} {a}-{b}") in texts[sample]
+    again = run(plan, "-o", tmp_path / "again.xlsx", "--samples", 300, "--json", command="stress")
+    assert json.loads(again.stdout.splitlines()[-1])["policy"] == js["policy"]
+    assert list(load_workbook(tmp_path / "again.xlsx")["Samples"].values) == rows
+    assert run(plan, "-o", out, command="stress").exit_code == 2  # exists, no --force
+
+
+@pytest.mark.parametrize("command", ["scenarios", "stress"])
+def test_help_has_examples(command):
+    result = CliRunner().invoke(main, [command, "--help"])
+    assert result.exit_code == 0 and "Example" in result.output and "--seed" in result.output
