@@ -237,23 +237,34 @@ def _stream_sheets(path: Path, bulk: dict[str, Iterable[Sequence]]) -> None:
 
 
 def _write_sheet_xml(fh, rows: Iterable[Sequence], escape) -> None:
-    """Rows as sheet XML; cells without references (they follow in order, blanks as <c/>)."""
+    """Rows as sheet XML; cells without references (they follow in order, blanks as <c/>).
+
+    A text's cell is made once and reused (names, scopes and years repeat down a sheet)."""
     fh.write(_SHEET_XML.encode())
+    texts: dict[str, str] = {}
+
+    def cell(v) -> str:
+        kind = type(v)
+        if kind is str:
+            xml = texts.get(v)
+            if xml is None:
+                text = escape(ILLEGAL_CHARACTERS_RE.sub("", v))
+                xml = texts[v] = f'<c t="inlineStr"><is><t>{text}</t></is></c>'
+            return xml
+        if kind is int:
+            return f"<c><v>{v}</v></c>"
+        if kind is float:
+            return f"<c><v>{v!r}</v></c>" if math.isfinite(v) else "<c/>"
+        if v is None:
+            return "<c/>"
+        v = _plain(v)
+        if isinstance(v, bool):
+            return f'<c t="b"><v>{int(v)}</v></c>'
+        return cell(v if isinstance(v, int | float | type(None)) else str(v))
+
     chunk: list[str] = []
     for row in rows:
-        cells = []
-        for v in row:
-            v = _plain(v)
-            if v is None or (isinstance(v, float) and not math.isfinite(v)):
-                cells.append("<c/>")
-            elif isinstance(v, bool):
-                cells.append(f'<c t="b"><v>{int(v)}</v></c>')
-            elif isinstance(v, int | float):
-                cells.append(f"<c><v>{v!r}</v></c>")
-            else:
-                text = escape(ILLEGAL_CHARACTERS_RE.sub("", str(v)))
-                cells.append(f'<c t="inlineStr"><is><t>{text}</t></is></c>')
-        chunk.append(f"<row>{''.join(cells)}</row>")
+        chunk.append(f"<row>{''.join(map(cell, row))}</row>")
         if len(chunk) >= 10_000:
             fh.write("".join(chunk).encode())
             chunk.clear()
