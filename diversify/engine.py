@@ -34,7 +34,7 @@ from diversify.derive import (
     scenario_tree,
 )
 from diversify.errors import InfeasibleError
-from diversify.model import SourcingModel, build_model, plan_binaries
+from diversify.model import SourcingModel, Starts, build_model, plan_binaries
 from diversify.program import Program, Solution, rounded_relaxation, solve_program
 from diversify.solver import SolveOptions, SolveReport, export_model, solve
 
@@ -43,7 +43,7 @@ Plan = dict[tuple[str, str, int], float]  # (supplier, material, year) -> t
 
 @dataclass
 class Outcome:
-    """A plan and what it costs in every scenario."""
+    """A plan (x and the substitutions' start years) and what it costs in every scenario."""
 
     plan: Plan
     scenario_names: list[str]
@@ -55,6 +55,7 @@ class Outcome:
     tree: ScenarioTree | None = None
     cvar_alpha: float = 0.9
     ordered: set[tuple[str, str, int]] = field(default_factory=set)  # buy = 1
+    starts: Starts = field(default_factory=dict)  # option -> year it takes effect
     # the compiled model and the solution's column values (for re-solves cut from it)
     compiled: Compiled | None = field(default=None, repr=False)
     values: np.ndarray | None = field(default=None, repr=False)
@@ -178,10 +179,14 @@ def evaluate(
     scenarios: list[ScenarioData],
     risk_aversion: float,
     options: SolveOptions,
+    starts: Starts | None = None,
 ) -> Outcome:
-    """Cost a fixed plan: buy, active, use follow from x; z, I, u, e optimised on the tree."""
+    """Cost a fixed plan: buy, active, use follow from x, the substitutions take effect
+    as `starts` says (none when None); z, I, u, e optimised on the tree."""
     tree = scenario_tree(scenarios, problem.years, problem.settings.recourse)
-    sm = build_model(problem, scenarios, tree, risk_aversion, fixed_plan=plan)
+    sm = build_model(
+        problem, scenarios, tree, risk_aversion, fixed_plan=plan, fixed_starts=starts or {}
+    )
     c = compile_sourcing(sm)
     report, _, solution = solve(sm.model, options, cm=c.cm, load=False)
     if not report.has_solution:  # cannot happen: surplus and shortfall absorb any plan
@@ -190,14 +195,15 @@ def evaluate(
 
 
 def _start_values(sm: SourcingModel, start: Outcome) -> list[tuple[object, float]]:
-    """A MIP start from a known plan: x, and the binaries that follow from it."""
-    plan = start.plan
+    """A MIP start from a known plan: x, its substitutions, and the binaries that follow."""
+    plan, taken = start.plan, set(start.starts.items())
     ordered, active, used = plan_binaries(plan, start.ordered)
     return (
         [(v, plan.get(k, 0.0)) for k, v in sm.x.items()]
         + [(v, float(k in ordered)) for k, v in sm.buy.items()]
         + [(v, float(k in active)) for k, v in sm.active.items()]
         + [(v, float(k in used)) for k, v in sm.use.items()]
+        + [(v, float(k in taken)) for k, v in sm.start.items()]
     )
 
 
@@ -214,9 +220,12 @@ def _outcome(c: Compiled, report: SolveReport, values: np.ndarray, full: bool = 
 
     plan = {k: q for k, x in sm.x.items() if (q := max(0.0, value(x))) > 0}
     ordered = {k for k, v in sm.buy.items() if value(v) > 0.5}
+    starts = {o: t for (o, t), v in sorted(sm.start.items()) if value(v) > 0.5}
     probabilities = [w.probability for w in sm.scenarios]
     alpha = sm.problem.settings.cvar_alpha
-    common = dict(tree=sm.tree, cvar_alpha=alpha, ordered=ordered, compiled=c, values=values)
+    common = dict(
+        tree=sm.tree, cvar_alpha=alpha, ordered=ordered, starts=starts, compiled=c, values=values
+    )
     if not full:
         return Outcome(plan, names, probabilities, {}, report.objective, report, **common)
     mdl = sm.model
@@ -297,13 +306,13 @@ def resilience_figures(
     def meanwhile() -> None:
         if first is not None:
             step("least-cost plan under every scenario")
-            plan = _outcome(c, first[0], base, full=False).plan
-            least_cost.append(_evaluate_plan(c, plan, False, options))
+            plan = _outcome(c, first[0], base, full=False)
+            least_cost.append(_evaluate_plan(c, plan.plan, False, options, plan.starts))
         step("mean-value plan (EEV)")
         try:
             mean = mean_value_scenario(c.sm.scenarios)
-            plan = optimise(problem, [mean], 0.0, options, start=core, full=False).plan
-            eev.append(_evaluate_plan(c, plan, True, options).expected_cost)
+            plan = optimise(problem, [mean], 0.0, options, start=core, full=False)
+            eev.append(_evaluate_plan(c, plan.plan, True, options, plan.starts).expected_cost)
         except InfeasibleError as exc:
             warnings.append(f"mean-value plan (EEV): {exc}; EEV and VSS are left blank")
 
@@ -354,9 +363,11 @@ def _solved(label: str, result: tuple[SolveReport, Solution | None], warnings: l
     return report, solution
 
 
-def _evaluate_plan(c: Compiled, plan: Plan, risk_neutral_only: bool, options) -> Outcome:
+def _evaluate_plan(
+    c: Compiled, plan: Plan, risk_neutral_only: bool, options, starts: Starts
+) -> Outcome:
     """A plan under every scenario, on the compiled model (see `evaluate`)."""
-    program, columns = fixed_plan(c, plan, risk_neutral_only)
+    program, columns = fixed_plan(c, plan, risk_neutral_only, starts)
     report, solution = solve_program(program, options)
     if solution is None:  # cannot happen: surplus and shortfall absorb any plan
         raise InfeasibleError(f"evaluating the plan failed: {report.highs_status}")
