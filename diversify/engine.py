@@ -526,3 +526,18 @@ def _explain_row(problem: Problem, family: str, index, saving: float, core: Outc
             meaning=text,
         )
     return None
+
+
+def substitution_savings(
+    problem: Problem, outcome: Outcome, scenarios: list[ScenarioData], options: SolveOptions
+) -> dict[str, float]:
+    """Per option the plan takes: the expected cost of the same plan without it (x as
+    it is, the other options as they are) minus the plan's own."""
+    out = {}
+    for o in outcome.starts:
+        without = {k: t for k, t in outcome.starts.items() if k != o}
+        other = evaluate(
+            problem, outcome.plan, scenarios, problem.settings.risk_aversion, options, without
+        )
+        out[o] = other.expected_cost - outcome.expected_cost
+    return out
