@@ -273,3 +273,31 @@ def test_an_early_substitution_and_a_short_contract_are_breaches(tmp_path):
     wb.save(plan5)
     out = last_json(run("evaluate", plan5, "-o", tmp_path / "e5.xlsx", "--json"))
     assert any("contract length: B / M ordered in 2026-2027" in b for b in out["breaches"])
+
+
+def test_compare_shows_the_substitution_differences(ex6_plan, tmp_path):
+    plan, _ = ex6_plan
+    edited = tmp_path / "later.xlsx"
+    wb = load_workbook(plan)
+    wb["Substitution plan"]["B2"] = 2026
+    wb.save(tmp_path / "edited-input.xlsx")
+    run("evaluate", tmp_path / "edited-input.xlsx", "-o", edited)
+    out_path = tmp_path / "cmp.xlsx"
+    r = run("compare", plan, edited, "-o", out_path, "--json")
+    assert r.exit_code == 0, r.stderr
+    assert last_json(r)["substitution_differences"] == 1
+    rows = list(load_workbook(out_path)["Substitution differences"].values)
+    assert rows == [("option", "material", "plan", "later"), ("redesign", "M", 2025, 2026)]
+
+
+def test_frontier_takes_substitutions(tmp_path):
+    src = write_workbook(tmp_path / "ex6.xlsx", example_6())
+    r = run("frontier", src, "-o", tmp_path / "f.xlsx", "--target", "X", "--points", 2, "--json")
+    assert r.exit_code == 0, r.stderr
+    first, last = last_json(r)["points"]
+    assert first["expected_cost_usd"] == pytest.approx(1_870_000)
+    assert first["substitutions"] == {"redesign": 2025}
+    # nothing from A: redesign from 2025 and 6 t spot a year (at 300 $/kg in the ban):
+    # 520,000 + 600,000 + 0.5 * 600,000 + 0.5 * 1,800,000
+    assert last["expected_cost_usd"] == pytest.approx(2_320_000)
+    assert last["substitutions"] == {"redesign": 2025}
