@@ -34,7 +34,7 @@ class Results:
     substitutions: pd.DataFrame  # option, start_year, material, reduction, saving_usd
     breaches: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    explain: pd.DataFrame | None = None  # kind, source, material, year, usd_per_t, meaning
+    explain: pd.DataFrame | None = None  # kind, source, material, year, usd_per_t, usd, meaning
 
 
 # key, label, unit — the rows of the Summary sheet and of `compare`
@@ -92,7 +92,7 @@ def tabulate(
     )
 
 
-EXPLAIN_COLUMNS = ["kind", "source", "material", "year", "usd_per_t", "meaning"]
+EXPLAIN_COLUMNS = ["kind", "source", "material", "year", "usd_per_t", "usd", "meaning"]
 
 
 def summary_figures(

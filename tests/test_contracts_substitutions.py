@@ -312,3 +312,20 @@ def test_min_suppliers_floor_uses_demand_before_substitution():
     assert out.starts == {"half": 2025}
     assert out.plan == pytest.approx({("A", "M", 2025): 3, ("B", "M", 2025): 3})
     assert out.objective == pytest.approx(30_000 + 60_000)
+
+
+def test_explain_prices_a_binding_contract_term():
+    # example 5: the 2-year term of B costs 1,600,000 - 1,500,000 = 100,000 USD
+    # (B's 20 t in the plan: 5,000 USD a tonne)
+    from diversify.engine import explain
+
+    p = spec_example_5()
+    rows = [r for r in explain(p, solve(p), settings_options(p)) if r["kind"] == "contract term"]
+    assert len(rows) == 1
+    assert rows[0]["source"] == "Offers: B / M"
+    assert rows[0]["usd"] == pytest.approx(100_000)
+    assert rows[0]["usd_per_t"] == pytest.approx(5_000)
+    p = spec_example_5(term=1)
+    assert not [
+        r for r in explain(p, solve(p), settings_options(p)) if r["kind"] == "contract term"
+    ]
