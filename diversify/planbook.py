@@ -1,8 +1,9 @@
 """The plan workbook of SPEC §5: written by `solve` and `evaluate`, read by `evaluate`.
 
 Layout (fixed, so that edited plans can always be read back):
-    Summary, Plan, Substitution plan (when the input has options), Scenario costs,
-    Recovery, Shares, Concentration, Scenario tree, Breaches, Warnings, Run, then
+    Summary, Plan, Substitution plan (when the input has options), Charts, Scenario
+    costs, Recovery, Shares, Concentration, Scenario tree, Explain (after a solve),
+    Breaches, Warnings, Run, then
     `Input <sheet>` copies of every input sheet.
 `Plan`: header exactly supplier, material, one column per year; one row per offer.
 `Substitution plan`: header exactly option, start_year; one row per option, the year
@@ -95,6 +96,12 @@ def write_plan_workbook(
     )
     stock = {c: "t" for c in results.tree.columns if c.startswith("stock_t ")}
     write_table(wb.create_sheet("Scenario tree"), results.tree, stock | {"scenario_count": "int"})
+    if results.explain is not None:
+        write_table(
+            wb.create_sheet("Explain"),
+            results.explain,
+            {"usd_per_t": "USD", "usd": "USD"},
+        )
     _list_sheet(
         wb.create_sheet("Breaches"), "breach", results.breaches, "The plan keeps every rule."
     )
