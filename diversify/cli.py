@@ -51,6 +51,7 @@ def failure_json(
         "mip_gap": None,
         "solve_seconds": None,
         "scenario_costs_usd": None,
+        "substitutions": None,
     }
     if command == "solve":
         out |= {
