@@ -145,15 +145,16 @@ def _summary_sheet(ws, results: Results, run_info: dict[str, object]) -> None:
         fmt = UNIT_FORMAT.get(unit)
         if fmt:
             ws.cell(i, 2).number_format = FORMATS[fmt]
-    _dependence_block(ws, results, col=6, row=4)
-    _substitution_block(ws, results, row=4 + len(rows) + 3)
+    below = _dependence_block(ws, results, col=6, row=4)
+    _substitution_block(ws, results, col=6, row=below + 2)
     ws.column_dimensions["A"].width = 60
     ws.column_dimensions["B"].width = 20
     ws.column_dimensions["E"].width = 3
 
 
-def _dependence_block(ws, results: Results, col: int, row: int) -> None:
-    """Beside the figures: dependence on China by material and year, and shortfall risk."""
+def _dependence_block(ws, results: Results, col: int, row: int) -> int:
+    """Beside the figures: dependence on China by material and year, and shortfall risk;
+    returns the last row written."""
     dep = results.dependence
     target = next((t for t in dep["target"] if t), None)
     title = (
@@ -203,24 +204,27 @@ def _dependence_block(ws, results: Results, col: int, row: int) -> None:
         freeze="A5",
         autofilter=False,
     )
+    return row + 1 + len(short)
 
 
-def _substitution_block(ws, results: Results, row: int) -> None:
-    """Below the figures: the options taken, from when, and what each saves."""
+def _substitution_block(ws, results: Results, col: int, row: int) -> None:
+    """Below the shortfall risk: every option, the year it takes effect (blank: not
+    taken) and what it saves: the same plan's expected cost without it, less the plan's."""
     subs = results.substitutions
     if subs.empty:
         return
     safe_value(
-        ws.cell(row, 1),
-        "Substitution options: saving = expected cost of this plan without the option "
-        "minus with it",
+        ws.cell(row, col),
+        "Substitution options (saving: expected cost of this plan without the option, "
+        "less with it)",
     )
-    ws.cell(row, 1).font = SUBTITLE_FONT
+    ws.cell(row, col).font = SUBTITLE_FONT
     write_table(
         ws,
         subs,
         {"reduction": "share", "start_year": "int", "saving_usd": "USD"},
         start_row=row + 1,
+        start_col=col,
         freeze="A5",
         autofilter=False,
     )
