@@ -34,6 +34,7 @@ from diversify.excel_out import (
     write_table,
 )
 from diversify.frontier import link_share, linked_suppliers
+from diversify.model import substitution_cost
 from diversify.planbook import UNIT_FORMAT, read_plan, split_plan_workbook
 from diversify.reader import RawWorkbook, load_raw, parse
 from diversify.results import SUMMARY_FIGURES
@@ -647,7 +648,23 @@ def _stale_plan_warnings(books: list[PlanBook]) -> list[str]:
                 f"{b.name}: its Plan sheet does not match the figures stored with it (edited "
                 f"after it was solved?): run `diversify evaluate {b.path}` and compare that"
             )
+        elif _stale_substitutions(b):
+            out.append(
+                f"{b.name}: its Substitution plan sheet does not match the figures stored "
+                f"with it (edited after it was solved?): run `diversify evaluate {b.path}` "
+                "and compare that"
+            )
     return out
+
+
+def _stale_substitutions(b: PlanBook) -> bool:
+    """Does the stored substitution cost differ from what the plan's options cost?"""
+    costs = b.scenario_costs
+    if "substitution_usd" not in costs or costs.empty:
+        return False
+    stored = _number(costs["substitution_usd"].iloc[0]) or 0.0
+    planned = sum(substitution_cost(b.problem, o, t) for o, t in b.starts.items())
+    return abs(stored - planned) > 1e-6 * max(1.0, abs(planned))
 
 
 def comparison_json(c: Comparison, output: Path | None) -> dict[str, object]:

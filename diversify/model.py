@@ -475,12 +475,11 @@ def purchase_cost(sm: SourcingModel, key: tuple[str, str, int], w: ScenarioData 
     return discount_factor(p, t) * land
 
 
-def substitution_cost(sm: SourcingModel, option: str, year: int) -> float:
+def substitution_cost(p: Problem, option: str, year: int) -> float:
     """What taking option o from year τ costs, discounted: its investment in τ and its
     annual cost in every year from τ on (the same in every scenario)."""
-    p = sm.problem
     o = p.substitutions[option]
-    later = sum(discount_factor(p, t) for t in sm.years if t >= year)
+    later = sum(discount_factor(p, t) for t in p.years if t >= year)
     return discount_factor(p, year) * o.investment_usd + o.annual_cost_usd * later
 
 
@@ -512,7 +511,7 @@ def add_scenario_costs(sm: SourcingModel) -> None:
         for (s, t), v in sm.active.items()
     ]
     terms[(None, "substitution")] = [
-        (substitution_cost(sm, o, t), v) for (o, t), v in sm.start.items()
+        (substitution_cost(p, o, t), v) for (o, t), v in sm.start.items()
     ]
     base = {k: purchase_cost(sm, k, None) for k in sm.x}
     terms[(None, "undisrupted")] = [(base[k], x) for k, x in sm.x.items()]

@@ -289,6 +289,10 @@ def test_compare_shows_the_substitution_differences(ex6_plan, tmp_path):
     assert last_json(r)["substitution_differences"] == 1
     rows = list(load_workbook(out_path)["Substitution differences"].values)
     assert rows == [("option", "material", "plan", "later"), ("redesign", "M", 2025, 2026)]
+    assert last_json(r)["warnings"] == []
+    # the edited but not re-evaluated workbook: its figures are stale
+    r = run("compare", plan, tmp_path / "edited-input.xlsx", "-o", tmp_path / "c2.xlsx", "--json")
+    assert any("Substitution plan sheet does not match" in w for w in last_json(r)["warnings"])
 
 
 def test_frontier_takes_substitutions(tmp_path):
