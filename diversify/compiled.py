@@ -10,9 +10,9 @@ no new Pyomo model:
   C_w as the objective (the same program a one-scenario model compiles to);
 * the risk-neutral problem (RP, when λ > 0): all but the CVaR columns and rows, with
   Σ_w π_w C_w as the objective;
-* a fixed plan (the least-cost and the mean-value plans under every scenario): x and
-  the binaries that follow from it fixed, the first-stage rows dropped (they bind only
-  fixed columns), the recovery left free.
+* a fixed plan (the least-cost and the mean-value plans under every scenario): x, the
+  binaries that follow from it and the substitutions' start columns fixed, the
+  first-stage rows dropped (they bind only fixed columns), the recovery left free.
 """
 
 from __future__ import annotations
