@@ -482,10 +482,11 @@ def contract_term_costs(
             continue
         keep = np.setdiff1d(np.arange(len(c.row_node)), rows)
         program = c.program.restricted(columns, keep, c.program.cost, c.program.offset)
-        report, _ = solve_program(program, options, (columns, core.values))
-        if report.objective is None:
+        _, solution = solve_program(program, options, (columns, core.values))
+        if solution is None:
             continue
-        saving = core.objective - report.objective
+        # the solution's own cost: HiGHS's reported objective can differ after a MIP start
+        saving = core.objective - float(program.cost @ solution.col_value + program.offset)
         if saving <= options.mip_gap * abs(core.objective) + 1e-6:
             continue
         term = problem.offers[(s, m)].min_contract_years
