@@ -22,14 +22,18 @@ def breaches(
     problem: Problem,
     plan: dict[tuple[str, str, int], float],
     ordered: set[tuple[str, str, int]] | None = None,
+    starts: dict[str, int] | None = None,
 ) -> list[str]:
-    """Every rule the plan breaks, in words a planner reads; empty when none.
+    """Every rule the plan (x, and the substitutions' start years) breaks, in words a
+    planner reads; empty when none.
 
     `ordered` are the offers ordered (buy = 1) where the solver says so; by default
     those with x above 1e-6 t (a solver may count an order of 0 t where no floor applies).
     """
     out = []
     out += offer_breaches(problem, plan)
+    out += contract_breaches(problem, plan, ordered)
+    out += substitution_breaches(problem, starts or {})
     out += share_breaches(problem, plan)
     out += min_supplier_breaches(problem, plan, ordered)
     return out
@@ -59,6 +63,50 @@ def offer_breaches(problem: Problem, plan: dict) -> list[str]:
                 f"lead time: {s} / {m} {t}: {q:,.6g} t ordered, but {s} can deliver "
                 f"from {early} only (not qualified, lead time "
                 f"{problem.suppliers[s].lead_time_years} years)"
+            )
+    return out
+
+
+def contract_breaches(problem: Problem, plan: dict, ordered: set | None = None) -> list[str]:
+    """Contract length: a run of ordered years shorter than min_contract_years that ends
+    before the last year (SPEC §4.1, §4.6)."""
+    out = []
+    years = problem.years
+    for (s, m), offer in problem.offers.items():
+        term = offer.min_contract_years
+        if term <= 1:
+            continue
+        on = [
+            plan.get((s, m, t), 0.0) > BUY_THRESHOLD_T or (s, m, t) in (ordered or ())
+            for t in years
+        ]
+        k = 0
+        while k < len(years):
+            if not on[k]:
+                k += 1
+                continue
+            end = k
+            while end + 1 < len(years) and on[end + 1]:
+                end += 1
+            if end - k + 1 < term and end + 1 < len(years):
+                span = f"{years[k]}" if end == k else f"{years[k]}-{years[end]}"
+                out.append(
+                    f"contract length: {s} / {m} ordered in {span} only ({end - k + 1} "
+                    f"year(s)), but a contract runs at least {term} consecutive years "
+                    f"or to {years[-1]}"
+                )
+            k = end + 1
+    return out
+
+
+def substitution_breaches(problem: Problem, starts: dict[str, int]) -> list[str]:
+    """A substitution option taking effect before its from_year."""
+    out = []
+    for o, t in sorted(starts.items()):
+        first = problem.substitutions[o].from_year
+        if first is not None and t < first:
+            out.append(
+                f"substitution: {o} takes effect in {t}, but it cannot take effect before {first}"
             )
     return out
 

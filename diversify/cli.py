@@ -51,6 +51,7 @@ def failure_json(
         "mip_gap": None,
         "solve_seconds": None,
         "scenario_costs_usd": None,
+        "substitutions": None,
     }
     if command == "solve":
         out |= {
@@ -269,6 +270,10 @@ def _finish(run, command: str, as_json: bool) -> None:
         value = s.get(key)
         if value is not None:
             lines.append(f"  {label:<34}{value:>20,.0f} USD")
+    for row in run.results.substitutions.itertuples(index=False):
+        if row.start_year is not None:
+            saving = "" if row.saving_usd is None else f", saves {row.saving_usd:,.0f} USD"
+            lines.append(f"  option {row.option} from {row.start_year}{saving}")
     if run.results.breaches:
         lines.append(f"  {len(run.results.breaches)} rule(s) broken: see the Breaches sheet")
     click.echo("\n".join(lines), err=True)

@@ -34,7 +34,8 @@ from diversify.excel_out import (
     write_table,
 )
 from diversify.frontier import link_share, linked_suppliers
-from diversify.planbook import UNIT_FORMAT, read_plan_sheet, split_plan_workbook
+from diversify.model import substitution_cost
+from diversify.planbook import UNIT_FORMAT, read_plan, split_plan_workbook
 from diversify.reader import RawWorkbook, load_raw, parse
 from diversify.results import SUMMARY_FIGURES
 
@@ -72,6 +73,7 @@ class PlanBook:
     path: Path
     problem: Problem
     plan: Plan
+    starts: dict[str, int]  # substitution option -> year it takes effect (taken ones)
     summary: dict[str, object]
     scenario_costs: pd.DataFrame
     recovery: pd.DataFrame
@@ -123,9 +125,7 @@ def read_plan_book(path: Path, name: str) -> PlanBook:
     except InputError as exc:
         raise InputError([_located(path, i, "Input ") for i in exc.issues]) from exc
     try:
-        plan = read_plan_sheet(
-            raw.sheets[plan_sheet], problem, raw.uncached_formulas.get(plan_sheet, set())
-        )
+        plan, starts = read_plan(raw, problem)
     except InputError as exc:
         raise InputError([_located(path, i) for i in exc.issues]) from exc
     tables = {s: _table(path, s, raw.sheets[sheets[s.lower()]], cols) for s, cols in NEEDED.items()}
@@ -140,6 +140,7 @@ def read_plan_book(path: Path, name: str) -> PlanBook:
         path,
         problem,
         plan,
+        starts,
         summary,
         tables["Scenario costs"],
         tables["Recovery"],
@@ -295,6 +296,7 @@ class Comparison:
     winners: pd.DataFrame  # criterion, unit, best, best_value, runner_up, ...
     figures: pd.DataFrame  # figure, unit, key, one column per plan, differences
     plan_differences: pd.DataFrame  # supplier, material, year, plans, differences
+    substitution_differences: pd.DataFrame  # option, material, each plan's start year
     scenario_costs: pd.DataFrame  # plan, scenario, probability, parts, total_usd
     cost_by_scenario: pd.DataFrame  # scenario, one column per plan
     shortfall: pd.DataFrame  # material, year, scenario, one column per plan
@@ -307,6 +309,11 @@ class Comparison:
     @property
     def n_differences(self) -> int:
         return 0 if "supplier" not in self.plan_differences else len(self.plan_differences)
+
+    @property
+    def n_substitution_differences(self) -> int:
+        subs = self.substitution_differences
+        return 0 if "option" not in subs else len(subs)
 
 
 KEY_FIGURES = (
@@ -377,6 +384,7 @@ def compare(books: list[PlanBook], target: str | None = None) -> Comparison:
         winners=winner_table(key, target),
         figures=figure_table(books),
         plan_differences=plan_difference_table(books),
+        substitution_differences=substitution_difference_table(books),
         scenario_costs=pd.concat(
             [b.scenario_costs.assign(plan=b.name) for b in books], ignore_index=True
         ).pipe(lambda df: df[["plan", *(col for col in df.columns if col != "plan")]]),
@@ -523,6 +531,29 @@ def plan_difference_table(books: list[PlanBook]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
+def substitution_difference_table(books: list[PlanBook]) -> pd.DataFrame:
+    """Option, material, the year each plan takes it from ("not taken"): the options
+    whose start differs from the first plan's; one line saying so when none does."""
+    ref = books[0]
+    options: dict[str, str] = {}
+    for b in books:
+        for o, sub in b.problem.substitutions.items():
+            options.setdefault(o, sub.material)
+    rows = []
+    for o, material in options.items():
+        years = [b.starts.get(o) for b in books]
+        if any(y != years[0] for y in years[1:]):
+            rows.append([o, material, *("not taken" if y is None else y for y in years)])
+    if not rows:
+        what = (
+            "takes the same substitution options in the same years"
+            if options
+            else ("has no substitution options")
+        )
+        return pd.DataFrame({"difference": [f"None: every plan {what} as {ref.name}."]})
+    return pd.DataFrame(rows, columns=["option", "material", *(b.name for b in books)])
+
+
 def _wide(
     books: list[PlanBook],
     table,
@@ -617,7 +648,23 @@ def _stale_plan_warnings(books: list[PlanBook]) -> list[str]:
                 f"{b.name}: its Plan sheet does not match the figures stored with it (edited "
                 f"after it was solved?): run `diversify evaluate {b.path}` and compare that"
             )
+        elif _stale_substitutions(b):
+            out.append(
+                f"{b.name}: its Substitution plan sheet does not match the figures stored "
+                f"with it (edited after it was solved?): run `diversify evaluate {b.path}` "
+                "and compare that"
+            )
     return out
+
+
+def _stale_substitutions(b: PlanBook) -> bool:
+    """Does the stored substitution cost differ from what the plan's options cost?"""
+    costs = b.scenario_costs
+    if "substitution_usd" not in costs or costs.empty:
+        return False
+    stored = _number(costs["substitution_usd"].iloc[0]) or 0.0
+    planned = sum(substitution_cost(b.problem, o, t) for o, t in b.starts.items())
+    return abs(stored - planned) > 1e-6 * max(1.0, abs(planned))
 
 
 def comparison_json(c: Comparison, output: Path | None) -> dict[str, object]:
@@ -635,6 +682,7 @@ def comparison_json(c: Comparison, output: Path | None) -> dict[str, object]:
             for _, row in c.winners.iterrows()
         },
         "plan_differences": c.n_differences,
+        "substitution_differences": c.n_substitution_differences,
         "input_differences": [
             {"plan": r.plan, "sheet": r.sheet, "difference": r.difference}
             for r in c.inputs.itertuples(index=False)
@@ -674,6 +722,13 @@ def write_comparison(path: Path, c: Comparison, force: bool = False) -> None:
         diff,
         {col: "t" for col in diff.columns[3:]} if "supplier" in diff else {},
         freeze="D2" if "supplier" in diff else None,
+    )
+    subs = c.substitution_differences
+    write_table(
+        wb.create_sheet("Substitution differences"),
+        subs,
+        {n: "int" for n in c.names} if "option" in subs else {},
+        freeze="C2" if "option" in subs else None,
     )
     ws = wb.create_sheet("Cost by scenario")
     write_table(ws, c.cost_by_scenario, {n: "USD" for n in c.names}, freeze="B2")

@@ -10,9 +10,9 @@ no new Pyomo model:
   C_w as the objective (the same program a one-scenario model compiles to);
 * the risk-neutral problem (RP, when λ > 0): all but the CVaR columns and rows, with
   Σ_w π_w C_w as the objective;
-* a fixed plan (the least-cost and the mean-value plans under every scenario): x and
-  the binaries that follow from it fixed, the first-stage rows dropped (they bind only
-  fixed columns), the recovery left free.
+* a fixed plan (the least-cost and the mean-value plans under every scenario): x, the
+  binaries that follow from it and the substitutions' start columns fixed, the
+  first-stage rows dropped (they bind only fixed columns), the recovery left free.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from diversify.solver import CompiledModel, compile_model
 
 FIRST_STAGE, CVAR = -1, -2  # the "node" of first-stage and CVaR columns and rows
 RECOVERY = ("z", "I", "u", "e")
-SHARED_PARTS = ("qualification", "fixed", "undisrupted")
+SHARED_PARTS = ("qualification", "fixed", "undisrupted", "substitution")
 SCENARIO_PARTS = ("corrections", "spot", "holding", "shortfall")
 
 
@@ -37,7 +37,7 @@ class CostMatrix:
     """C_w's parts as rows over the columns: parts = rows @ values + constants.
 
     `shared` holds the parts every scenario shares (qualification, fixed costs,
-    undisrupted purchases), `per_scenario` four rows per scenario (purchase
+    undisrupted purchases, substitutions), `per_scenario` four rows per scenario (purchase
     corrections where a or pm differ from 1, spot, holding, shortfall)."""
 
     shared: sp.csr_matrix
@@ -46,11 +46,11 @@ class CostMatrix:
     per_scenario_constant: np.ndarray
 
     def parts(self, values: np.ndarray, names: list[str]) -> dict[str, dict[str, float]]:
-        """Scenario -> part (SPEC §4.6's six) -> discounted USD, for these column values."""
-        q, f, base = (self.shared @ values + self.shared_constant).tolist()
+        """Scenario -> part (SPEC §4.6's seven) -> discounted USD, for these column values."""
+        q, f, base, sub = (self.shared @ values + self.shared_constant).tolist()
         rows = (self.per_scenario @ values + self.per_scenario_constant).reshape(-1, 4)
         return {
-            w: dict(zip(COST_PARTS, (q, f, base + c, s, h, u), strict=True))
+            w: dict(zip(COST_PARTS, (q, f, base + c, s, h, u, sub), strict=True))
             for w, (c, s, h, u) in zip(names, rows.tolist(), strict=True)
         }
 
@@ -80,7 +80,7 @@ class Compiled:
     column_node: np.ndarray
     row_node: np.ndarray
     costs: CostMatrix
-    plan_columns: dict[str, dict]  # "x" | "buy" | "active" | "use" -> key -> column
+    plan_columns: dict[str, dict]  # "x" | "buy" | "active" | "use" | "start" -> key -> column
     index: dict[int, int]  # id(Pyomo variable) -> column
 
     @property
@@ -102,7 +102,7 @@ def compile_sourcing(sm: SourcingModel) -> Compiled:
     index = cm.column_index()
     plan_columns = {
         name: {k: index[id(v)] for k, v in getattr(sm, name).items() if id(v) in index}
-        for name in ("x", "buy", "active", "use")
+        for name in ("x", "buy", "active", "use", "start")
     }
     costs = cost_matrix(sm, index, len(cm.columns))
     return Compiled(sm, cm, column_node, row_node, costs, plan_columns, index)
@@ -165,14 +165,16 @@ def fixed_plan(
     c: Compiled,
     plan: dict,
     risk_neutral_only: bool,
+    starts: dict[str, int] | None = None,
     ordered: set = frozenset(),
     scenario: int | None = None,
 ) -> tuple[Program, np.ndarray]:
     """The recovery LP of a given plan: x fixed, buy/active/use as they follow from it
     (SPEC §4.6; `ordered` adds offers the solver ordered, see `plan_binaries`),
-    first-stage rows dropped. With `risk_neutral_only` also the CVaR terms (the
-    objective is then the expected cost); with a `scenario`, that scenario alone
-    (its path, C_w as the objective: the cost of a re-solved scenario's own plan)."""
+    start[o,t] = 1 in the year `starts` gives option o (0 elsewhere), first-stage rows
+    dropped. With `risk_neutral_only` also the CVaR terms (the objective is then the
+    expected cost); with a `scenario`, that scenario alone (its path, C_w as the
+    objective: the cost of a re-solved scenario's own plan)."""
     if scenario is not None:
         path = c.path_nodes(scenario)
         keep_columns = (c.column_node == FIRST_STAGE) | np.isin(c.column_node, path)
@@ -192,6 +194,8 @@ def fixed_plan(
     fixed = {j: plan.get(k, 0.0) for k, j in c.plan_columns["x"].items()}
     for name, keys in on.items():
         fixed |= {j: float(k in keys) for k, j in c.plan_columns[name].items()}
+    taken = set((starts or {}).items())
+    fixed |= {j: float(k in taken) for k, j in c.plan_columns["start"].items()}
     position = np.full(len(c.column_node), -1)
     position[columns] = np.arange(len(columns))
     where = np.array([position[j] for j in fixed], dtype=np.int64)

@@ -70,6 +70,12 @@ class Offer:
     price_usd_per_kg: float
     min_order_t: float = 0.0
     capacity_t: dict[int, float] = field(default_factory=dict)  # year -> t
+    min_contract_years: int = 1  # once ordered, ordered this many consecutive years
+    prices_usd_per_kg: dict[int, float] = field(default_factory=dict)  # year -> `Prices` cell
+
+    def price(self, year: int) -> float:
+        """price[s,m,t]: the `Prices` cell of the year, else `price_usd_per_kg` (SPEC §4)."""
+        return self.prices_usd_per_kg.get(year, self.price_usd_per_kg)
 
 
 @dataclass(frozen=True)
@@ -142,6 +148,19 @@ class Risk:
         )
 
 
+@dataclass(frozen=True)
+class Substitution:
+    """One `Substitutions` row: a way to need less of one material (SPEC §4.1)."""
+
+    name: str
+    material: str
+    reduction: float  # fraction of the material's demand removed while in effect
+    from_year: int | None = None  # first year it can take effect (None: the first year)
+    investment_usd: float = 0.0  # paid once, in the year it takes effect
+    annual_cost_usd: float = 0.0  # paid every year it is in effect
+    row: int = 0  # Excel row, for messages
+
+
 @dataclass
 class Problem:
     """Everything the model needs, in sheet order."""
@@ -157,6 +176,7 @@ class Problem:
     rules: list[Rule] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     risks: list[Risk] = field(default_factory=list)  # only `scenarios` and `stress` read them
+    substitutions: dict[str, Substitution] = field(default_factory=dict)  # option -> it
 
     @property
     def years(self) -> list[int]:
@@ -173,6 +193,11 @@ class Problem:
         """Tariff of the supplier's customs origin in a year, as a fraction."""
         country = self.countries.get(self.suppliers[supplier].tariff_country)
         return country.tariff_pct.get(year, 0.0) / 100.0 if country else 0.0
+
+    def start_years(self, option: str) -> list[int]:
+        """The horizon years in which a substitution option may take effect."""
+        first = self.substitutions[option].from_year
+        return [t for t in self.years if first is None or t >= first]
 
     def early_year(self, supplier: str) -> int:
         """First year the supplier may deliver: now if qualified, else after its lead time."""

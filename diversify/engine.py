@@ -34,7 +34,7 @@ from diversify.derive import (
     scenario_tree,
 )
 from diversify.errors import DiversifyError, InfeasibleError
-from diversify.model import SourcingModel, build_model, plan_binaries
+from diversify.model import SourcingModel, Starts, build_model, plan_binaries
 from diversify.program import Program, Solution, rounded_relaxation, solve_program
 from diversify.solver import SolveOptions, SolveReport, export_model, solve
 
@@ -43,7 +43,7 @@ Plan = dict[tuple[str, str, int], float]  # (supplier, material, year) -> t
 
 @dataclass
 class Outcome:
-    """A plan and what it costs in every scenario."""
+    """A plan (x and the substitutions' start years) and what it costs in every scenario."""
 
     plan: Plan
     scenario_names: list[str]
@@ -55,6 +55,7 @@ class Outcome:
     tree: ScenarioTree | None = None
     cvar_alpha: float = 0.9
     ordered: set[tuple[str, str, int]] = field(default_factory=set)  # buy = 1
+    starts: Starts = field(default_factory=dict)  # option -> year it takes effect
     # the compiled model and the solution's column values (for re-solves cut from it)
     compiled: Compiled | None = field(default=None, repr=False)
     values: np.ndarray | None = field(default=None, repr=False)
@@ -178,10 +179,14 @@ def evaluate(
     scenarios: list[ScenarioData],
     risk_aversion: float,
     options: SolveOptions,
+    starts: Starts | None = None,
 ) -> Outcome:
-    """Cost a fixed plan: buy, active, use follow from x; z, I, u, e optimised on the tree."""
+    """Cost a fixed plan: buy, active, use follow from x, the substitutions take effect
+    as `starts` says (none when None); z, I, u, e optimised on the tree."""
     tree = scenario_tree(scenarios, problem.years, problem.settings.recourse)
-    sm = build_model(problem, scenarios, tree, risk_aversion, fixed_plan=plan)
+    sm = build_model(
+        problem, scenarios, tree, risk_aversion, fixed_plan=plan, fixed_starts=starts or {}
+    )
     c = compile_sourcing(sm)
     report, _, solution = solve(sm.model, options, cm=c.cm, load=False)
     if not report.has_solution:  # cannot happen: surplus and shortfall absorb any plan
@@ -190,14 +195,15 @@ def evaluate(
 
 
 def _start_values(sm: SourcingModel, start: Outcome) -> list[tuple[object, float]]:
-    """A MIP start from a known plan: x, and the binaries that follow from it."""
-    plan = start.plan
+    """A MIP start from a known plan: x, its substitutions, and the binaries that follow."""
+    plan, taken = start.plan, set(start.starts.items())
     ordered, active, used = plan_binaries(plan, start.ordered)
     return (
         [(v, plan.get(k, 0.0)) for k, v in sm.x.items()]
         + [(v, float(k in ordered)) for k, v in sm.buy.items()]
         + [(v, float(k in active)) for k, v in sm.active.items()]
         + [(v, float(k in used)) for k, v in sm.use.items()]
+        + [(v, float(k in taken)) for k, v in sm.start.items()]
     )
 
 
@@ -214,9 +220,12 @@ def _outcome(c: Compiled, report: SolveReport, values: np.ndarray, full: bool = 
 
     plan = {k: q for k, x in sm.x.items() if (q := max(0.0, value(x))) > 0}
     ordered = {k for k, v in sm.buy.items() if value(v) > 0.5}
+    starts = {o: t for (o, t), v in sorted(sm.start.items()) if value(v) > 0.5}
     probabilities = [w.probability for w in sm.scenarios]
     alpha = sm.problem.settings.cvar_alpha
-    common = dict(tree=sm.tree, cvar_alpha=alpha, ordered=ordered, compiled=c, values=values)
+    common = dict(
+        tree=sm.tree, cvar_alpha=alpha, ordered=ordered, starts=starts, compiled=c, values=values
+    )
     if not full:
         return Outcome(plan, names, probabilities, {}, report.objective, report, **common)
     mdl = sm.model
@@ -300,13 +309,14 @@ def resilience_figures(
     def meanwhile() -> None:
         if first is not None:
             step("least-cost plan under every scenario")
-            plan = _outcome(c, first[0], base, full=False).plan
-            least_cost.append(_evaluate_plan(c, plan, False, options))
+            plan = _outcome(c, first[0], base, full=False)
+            least_cost.append(_evaluate_plan(c, plan.plan, False, options, plan.starts))
         step("mean-value plan (EEV)")
         try:
             mean = mean_value_scenario(c.sm.scenarios)
             mean_value.append(optimise(problem, [mean], 0.0, options, start=core, full=False))
-            eev.append(_evaluate_plan(c, mean_value[0].plan, True, options).expected_cost)
+            mv = mean_value[0]
+            eev.append(_evaluate_plan(c, mv.plan, True, options, mv.starts).expected_cost)
         except InfeasibleError as exc:
             warnings.append(f"mean-value plan (EEV): {exc}; EEV and VSS are left blank")
 
@@ -376,7 +386,7 @@ def _plan_check(
     report, solution = solved
     if outcome is None:
         outcome = _outcome(c, report, full_values(c, columns, solution.col_value), full=False)
-    program, _ = fixed_plan(c, outcome.plan, neutral, outcome.ordered, scenario)
+    program, _ = fixed_plan(c, outcome.plan, neutral, outcome.starts, outcome.ordered, scenario)
     evaluated, _ = solve_program(program, options)
     if evaluated.status == "infeasible":  # surplus and shortfall absorb any plan
         raise DiversifyError(f"internal check failed: the plan of the {label} cannot be costed")
@@ -463,9 +473,11 @@ def _solved(label: str, result: tuple[SolveReport, Solution | None], warnings: l
     return report, solution
 
 
-def _evaluate_plan(c: Compiled, plan: Plan, risk_neutral_only: bool, options) -> Outcome:
+def _evaluate_plan(
+    c: Compiled, plan: Plan, risk_neutral_only: bool, options, starts: Starts
+) -> Outcome:
     """A plan under every scenario, on the compiled model (see `evaluate`)."""
-    program, columns = fixed_plan(c, plan, risk_neutral_only)
+    program, columns = fixed_plan(c, plan, risk_neutral_only, starts)
     report, solution = solve_program(program, options)
     if solution is None:  # cannot happen: surplus and shortfall absorb any plan
         raise InfeasibleError(f"evaluating the plan failed: {report.highs_status}")
@@ -537,6 +549,7 @@ def explain(problem: Problem, core: Outcome, options: SolveOptions) -> list[dict
     left is re-solved, and its duals are read: the marginal value of one more tonne of
     capacity, of a policy rule relaxed by one tonne, of a minimum order lowered by one.
     The LP is the core model's compiled program with the binaries fixed: no rebuild.
+    Contract terms, which bind binaries only, are priced by `contract_term_costs`.
     """
     c = core.compiled
     binaries = np.flatnonzero(c.program.integrality)
@@ -555,7 +568,56 @@ def explain(problem: Problem, core: Outcome, options: SolveOptions) -> list[dict
             item = _explain_row(problem, "capacity", key, -float(sol.col_dual[j]), core)
             if item:
                 rows.append(item)
+    rows += contract_term_costs(problem, core, options)
     return sorted(rows, key=lambda r: -abs(r["usd_per_t"]))
+
+
+def contract_term_costs(
+    problem: Problem, core: Outcome, options: SolveOptions
+) -> list[dict[str, object]]:
+    """What each binding contract term costs: per offer with min_contract_years > 1 that
+    the plan orders, the core program is re-solved without that offer's contract_length
+    rows (from the plan); what the objective falls by, beyond the MIP gap, is the term's
+    cost (also given per tonne the plan buys from the offer)."""
+    c = core.compiled
+    rows_of: dict[tuple[str, str], list[int]] = {}
+    for r, con in enumerate(c.cm.rows):
+        if con.parent_component().local_name == "contract_length":
+            rows_of.setdefault(tuple(con.index()[:2]), []).append(r)
+    columns = np.arange(len(c.column_node))
+    out = []
+    for (s, m), rows in rows_of.items():
+        tonnes = sum(q for k, q in core.plan.items() if k[:2] == (s, m))
+        if tonnes <= 0:
+            continue
+        keep = np.setdiff1d(np.arange(len(c.row_node)), rows)
+        program = c.program.restricted(columns, keep, c.program.cost, c.program.offset)
+        _, solution = solve_program(program, options, (columns, core.values))
+        if solution is None:
+            continue
+        # the solution's own cost: HiGHS's reported objective can differ after a MIP start
+        saving = core.objective - float(program.cost @ solution.col_value + program.offset)
+        if saving <= options.mip_gap * abs(core.objective) + 1e-6:
+            continue
+        term = problem.offers[(s, m)].min_contract_years
+        first = min(t for (ss, mm, t) in core.plan if (ss, mm) == (s, m))
+        text = (
+            f"The {term}-year contract term of {s} for {m} costs {saving:,.2f} USD: with "
+            f"one-year contracts the objective would be that much lower "
+            f"({saving / tonnes:,.2f} USD per tonne the plan buys from {s})"
+        )
+        out.append(
+            dict(
+                kind="contract term",
+                source=f"Offers: {s} / {m}",
+                material=m,
+                year=first,
+                usd_per_t=saving / tonnes,
+                usd=saving,
+                meaning=text,
+            )
+        )
+    return out
 
 
 def _explain_row(problem: Problem, family: str, index, saving: float, core: Outcome) -> dict | None:
@@ -624,3 +686,18 @@ def _explain_row(problem: Problem, family: str, index, saving: float, core: Outc
             meaning=text,
         )
     return None
+
+
+def substitution_savings(
+    problem: Problem, outcome: Outcome, scenarios: list[ScenarioData], options: SolveOptions
+) -> dict[str, float]:
+    """Per option the plan takes: the expected cost of the same plan without it (x as
+    it is, the other options as they are) minus the plan's own."""
+    out = {}
+    for o in outcome.starts:
+        without = {k: t for k, t in outcome.starts.items() if k != o}
+        other = evaluate(
+            problem, outcome.plan, scenarios, problem.settings.risk_aversion, options, without
+        )
+        out[o] = other.expected_cost - outcome.expected_cost
+    return out

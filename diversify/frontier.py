@@ -256,7 +256,7 @@ def _solve_point(
         label = cap_rule(problem, target, cap).label
         message = str(exc).replace(label, f"the frontier cap ({target} <= {cap:.1%})")
         return FrontierPoint(cap, exc.status, message=message)
-    broken = breaches(p, out.plan, out.ordered)
+    broken = breaches(p, out.plan, out.ordered, out.starts)
     if broken:  # the model and the checker disagree: a bug, never a planner's fault
         raise DiversifyError("internal check failed, the plan breaks: " + "; ".join(broken))
     return FrontierPoint(cap, out.report.status, out, link_share(problem, out.plan, target))
@@ -330,6 +330,7 @@ def frontier_table(frontier: Frontier) -> pd.DataFrame:
                 p.figure("mip_gap"),
                 p.figure("solve_seconds"),
                 "knee" if i == frontier.knee else ("no cap" if i == 0 else None),
+                _options_text(p),
             ]
         )
         if p.outcome is not None:
@@ -347,8 +348,23 @@ def frontier_table(frontier: Frontier) -> pd.DataFrame:
             "mip_gap",
             "solve_seconds",
             "note",
+            "substitutions",
         ],
     )
+
+
+def _options_text(point: FrontierPoint) -> str | None:
+    """The substitution options a point's plan takes, with their years ("none")."""
+    if point.outcome is None:
+        return None
+    taken = point.outcome.starts
+    return "; ".join(f"{o} from {t}" for o, t in taken.items()) or "none"
+
+
+def _options(frontier: Frontier, point: FrontierPoint) -> dict[str, int | None] | None:
+    if point.outcome is None:
+        return None
+    return {o: point.outcome.starts.get(o) for o in frontier.problem.substitutions}
 
 
 def frontier_plans(frontier: Frontier) -> pd.DataFrame:
@@ -385,6 +401,7 @@ def frontier_json(frontier: Frontier, output: Path | None) -> dict[str, object]:
                 "achieved_share": p.achieved_share,
                 "status": p.status,
                 **{f: p.figure(f) for f in FIGURES},
+                "substitutions": _options(frontier, p),
             }
             for i, p in enumerate(frontier.points)
         ],

@@ -10,15 +10,21 @@ Symbols (input column in brackets):
     buy[s,m,t]  1 if offer (s,m) is ordered in year t
     active[s,t] 1 if supplier s delivers in year t
     use[s]      1 if supplier s is engaged at all
+    start[o,t]  1 if substitution option o takes effect from year t on
+    on[o,t]     Σ_{τ<=t} start[o,τ]: option o is in effect in year t (a sum, no variable)
     z[m,n]      t bought spot at tree node n (year t, a group of scenarios)
     I[m,n]      t in stock at the end of node n's year
     u[m,n]      t of demand left unmet;  e[m,n] t of surplus written off
     cap         capacity [Offers, year columns];  moq [min_order_t]
+    L[s,m]      contract term [Offers, min_contract_years]
+    price       price[s,m,t] [Prices, year columns; blank = Offers price_usd_per_kg]
+    reduction   [Substitutions]: share of D[m(o),t] that option o removes while on
     D[m,t]      demand [Demand];  a, pm, sa, spm: availabilities and price multipliers
                 derived from [Disruptions] (`diversify.derive`)
 
 Binaries the data make needless are left out or relaxed (same optimum): `buy` is a
-binary only where a minimum order or a `min_suppliers` rule needs it, `active` only
+binary only where a minimum order, a contract term (L > 1, which needs a minimum
+order) or a `min_suppliers` rule needs it, `active` only
 for suppliers with a fixed cost, `use` only for suppliers with a qualification cost.
 """
 
@@ -39,7 +45,16 @@ from diversify.derive import (
 from diversify.errors import InfeasibleError
 
 BUY_THRESHOLD_T = 1e-6  # an evaluated plan orders an offer in a year above this
-COST_PARTS = ("qualification", "fixed", "purchases", "spot", "holding", "shortfall")
+COST_PARTS = (
+    "qualification",
+    "fixed",
+    "purchases",
+    "spot",
+    "holding",
+    "shortfall",
+    "substitution",
+)
+Starts = dict[str, int]  # substitution option -> the year it takes effect (taken ones only)
 
 
 @dataclass
@@ -51,12 +66,14 @@ class SourcingModel:
     tree: ScenarioTree
     risk_aversion: float
     fixed_plan: dict[tuple[str, str, int], float] | None = None
+    fixed_starts: Starts | None = None
     model: pyo.ConcreteModel = field(default_factory=lambda: pyo.ConcreteModel("diversify"))
     # first-stage quantities: a Pyomo variable, or a number when the plan is fixed
     x: dict = field(default_factory=dict)
     buy: dict = field(default_factory=dict)
     active: dict = field(default_factory=dict)
     use: dict = field(default_factory=dict)
+    start: dict = field(default_factory=dict)  # (option, year) -> start[o,t]
     floor_t: dict[tuple[str, str, int], float] = field(default_factory=dict)
     count_rules: dict[tuple[str, int], list[Rule]] = field(default_factory=dict)
     elastic: bool = False  # policy rows may be broken at a price (diagnosis)
@@ -88,26 +105,31 @@ def build_model(
     risk_aversion: float,
     fixed_plan: dict[tuple[str, str, int], float] | None = None,
     elastic: bool = False,
+    fixed_starts: Starts | None = None,
 ) -> SourcingModel:
-    """Build the MILP (or, with `fixed_plan`, the recovery LP of a given plan).
+    """Build the MILP (or, with `fixed_plan`, the recovery LP of a given plan, whose
+    substitutions take effect as `fixed_starts` says: none where it is None).
 
     `elastic`: every policy row gets a violation variable and the objective becomes
     the total violation: which rules, materials and years must give for a plan to exist.
     """
-    sm = SourcingModel(problem, scenarios, tree, risk_aversion, fixed_plan)
+    sm = SourcingModel(problem, scenarios, tree, risk_aversion, fixed_plan, fixed_starts)
     sm.count_rules = rules_by_material_year(problem, "min_suppliers")
     sm.elastic = elastic
     if elastic:
         sm.model.violation = pyo.Var(pyo.Any, dense=False, domain=pyo.NonNegativeReals)
     if fixed_plan is None:
         add_plan_variables(sm)
+        add_substitution_variables(sm)
         add_capacity_and_min_order(sm)
+        add_contract_length(sm)
         add_supplier_links(sm)
+        add_substitution_once(sm)
         add_min_suppliers(sm)
         add_share_rules(sm)
         add_max_avg_risk(sm)
     else:
-        fix_plan(sm, fixed_plan)
+        fix_plan(sm, fixed_plan, fixed_starts or {})
     add_recovery_variables(sm)
     add_balance(sm)
     add_scenario_costs(sm)
@@ -156,7 +178,7 @@ def add_plan_variables(sm: SourcingModel) -> None:
             sm.floor_t[(s, m, t)] = floor
             if floor > cap:  # an order could not meet its own floor
                 continue
-            if floor > 0 or (m, t) in sm.count_rules:
+            if floor > 0 or offer.min_contract_years > 1 or (m, t) in sm.count_rules:
                 buy_idx.append((s, m, t))
             if cap > 0:
                 x_idx.append((s, m, t))
@@ -182,6 +204,20 @@ def add_plan_variables(sm: SourcingModel) -> None:
     sm.active, sm.use = dict(mdl.supplier_active.items()), dict(mdl.use.items())
 
 
+def add_substitution_variables(sm: SourcingModel) -> None:
+    """start[o,t] binary for the years in which option o may take effect (SPEC §4.1):
+    start[o,t] = 0 for t before its `from_year`, so those entries are left out."""
+    p = sm.problem
+    idx = [(o, t) for o in p.substitutions for t in p.start_years(o)]
+    sm.model.start = pyo.Var(idx, domain=pyo.Binary)
+    sm.start = dict(sm.model.start.items())
+
+
+def on_terms(sm: SourcingModel, option: str, year: int) -> list[tuple[float, object]]:
+    """on[o,t] = Σ_{τ<=t} start[o,τ] as terms: the option is in effect in year t."""
+    return [(1.0, v) for (o, t), v in sm.start.items() if o == option and t <= year]
+
+
 def plan_binaries(
     plan: dict[tuple[str, str, int], float], ordered: set[tuple[str, str, int]] = frozenset()
 ) -> tuple[set, set, set]:
@@ -193,9 +229,11 @@ def plan_binaries(
     return buy, active, {s for s, _ in active}
 
 
-def fix_plan(sm: SourcingModel, plan: dict[tuple[str, str, int], float]) -> None:
-    """A given plan: buy, active and use follow from x (SPEC §4.6, evaluation)."""
+def fix_plan(sm: SourcingModel, plan: dict[tuple[str, str, int], float], starts: Starts) -> None:
+    """A given plan: buy, active and use follow from x, start[o,t] = 1 in the year each
+    option of `starts` takes effect (SPEC §4.6, evaluation)."""
     sm.x = {k: v for k, v in plan.items() if v > 0}
+    sm.start = {(o, t): 1.0 for o, t in starts.items()}
     buy, active, use = plan_binaries(plan)
     sm.buy = dict.fromkeys(buy, 1.0)
     sm.active = dict.fromkeys(active, 1.0)
@@ -230,6 +268,46 @@ def add_capacity_and_min_order(sm: SourcingModel) -> None:
     mdl.capacity = _constraints(cap_rows)
     mdl.min_order = _constraints(floor_rows)
     mdl.order_needs_supplier = _constraints(link_rows)
+
+
+def add_contract_length(sm: SourcingModel) -> None:
+    """Contract length (SPEC §4.1): a contract started in year t runs L[s,m] years, or
+    to tN where fewer remain,
+
+        buy[s,m,t] - buy[s,m,t-1] <= buy[s,m,τ]     t < τ <= min(t + L[s,m] - 1, tN)
+
+    with buy[s,m,t0-1] = 0, and buy = 0 where it is left out (before the supplier's
+    early year, or where the capacity is below the minimum order: such a year cannot lie
+    inside a contract). Offers with L = 1 have no row.
+    """
+    p, years = sm.problem, sm.years
+    rows = {}
+    for (s, m), offer in p.offers.items():
+        term = offer.min_contract_years
+        if term <= 1:
+            continue
+        for k, t in enumerate(years):
+            b = sm.buy.get((s, m, t))
+            if b is None:
+                continue
+            before = sm.buy.get((s, m, years[k - 1]), 0.0) if k else 0.0
+            for tau in years[k + 1 : k + term]:
+                later = sm.buy.get((s, m, tau), 0.0)
+                rows[(s, m, t, tau)] = _linear([(1, b), (-1, before), (-1, later)]) <= 0
+    sm.model.contract_length = _constraints(rows)
+
+
+def add_substitution_once(sm: SourcingModel) -> None:
+    """Each option takes effect at most once: Σ_t start[o,t] <= 1 (SPEC §4.1).
+
+    Once taken it stays in effect (on[o,t] sums start up to t), so there is no row
+    for stopping; an option with a single possible year needs no row."""
+    rows = {}
+    for o in sm.problem.substitutions:
+        starts = [v for (oo, _), v in sm.start.items() if oo == o]
+        if len(starts) > 1:
+            rows[(o,)] = pyo.quicksum(starts) <= 1
+    sm.model.substitution_once = _constraints(rows)
 
 
 def add_supplier_links(sm: SourcingModel) -> None:
@@ -343,10 +421,13 @@ def add_balance(sm: SourcingModel) -> None:
     """Stock balance for each material, year and scenario, on the tree's nodes:
 
         I[m,n(t-1,w)] + Σ_s a[s,m,t,w] x[s,m,t] + z[m,n] + u[m,n]
-            = demand_multiplier[w] * D[m,t] + I[m,n] + e[m,n],     n = n(t,w)
+            = demand_multiplier[w] * D'[m,t] + I[m,n] + e[m,n],     n = n(t,w)
 
-    with I before the first year = initial_stock_t[m]. Scenarios that share both their
-    node and their previous node share one row.
+        D'[m,t] = D[m,t] * (1 - Σ_{o: m(o)=m} reduction[o] * on[o,t])
+
+    with I before the first year = initial_stock_t[m]; the substitution terms stand on
+    the left-hand side. Scenarios that share both their node and their previous node
+    share one row.
     """
     p, mdl, tree = sm.problem, sm.model, sm.tree
     rows = {}
@@ -359,7 +440,14 @@ def add_balance(sm: SourcingModel) -> None:
                     continue
                 stock_in = mdl.I[m, prev] if k else mat.initial_stock_t
                 need = w.demand_multiplier * p.demand_t.get((m, t), 0.0)
+                saved = [
+                    (need * o.reduction * c, v)
+                    for name, o in p.substitutions.items()
+                    if o.material == m
+                    for c, v in on_terms(sm, name, t)
+                ]
                 terms = [
+                    *saved,
                     (1, stock_in),
                     *_delivered(sm, w, m, t),
                     (1, mdl.z[m, n]),
@@ -377,14 +465,22 @@ def add_balance(sm: SourcingModel) -> None:
 def purchase_cost(sm: SourcingModel, key: tuple[str, str, int], w: ScenarioData | None) -> float:
     """df[t] * land[s,m,t,w] * a[s,m,t,w]: discounted USD per t contracted (undisrupted: w None).
 
-    land = 1000 * price * (1 + tariff[s,t]) * pm[s,m,t,w]; withheld volume is not paid.
+    land = 1000 * price[s,m,t] * (1 + tariff[s,t]) * pm[s,m,t,w]; withheld volume is not paid.
     """
     p = sm.problem
     s, m, t = key
-    land = 1000 * p.offers[(s, m)].price_usd_per_kg * (1 + p.tariff(s, t))
+    land = 1000 * p.offers[(s, m)].price(t) * (1 + p.tariff(s, t))
     if w is not None:
         land *= w.pm(s, m, t) * w.a(s, m, t)
     return discount_factor(p, t) * land
+
+
+def substitution_cost(p: Problem, option: str, year: int) -> float:
+    """What taking option o from year τ costs, discounted: its investment in τ and its
+    annual cost in every year from τ on (the same in every scenario)."""
+    o = p.substitutions[option]
+    later = sum(discount_factor(p, t) for t in p.years if t >= year)
+    return discount_factor(p, year) * o.investment_usd + o.annual_cost_usd * later
 
 
 def add_scenario_costs(sm: SourcingModel) -> None:
@@ -397,6 +493,8 @@ def add_scenario_costs(sm: SourcingModel) -> None:
                                           * spm[m,t,w] * z[m,n(t,w)]
         holding       = Σ_t df[t] Σ_m 1000 * holding_cost[m] * I[m,n(t,w)]
         shortfall     = Σ_t df[t] Σ_m 1000 * shortfall_penalty[m] * u[m,n(t,w)]
+        substitution  = Σ_t df[t] Σ_o (investment[o] * start[o,t] + annual_cost[o] * on[o,t])
+                      = Σ_(o,τ) (df[τ] investment[o] + Σ_{t>=τ} df[t] annual_cost[o]) start[o,τ]
 
     The first-stage parts are one expression shared by every scenario; purchases are
     the undisrupted sum plus each scenario's corrections where a or pm differ from 1.
@@ -412,11 +510,15 @@ def add_scenario_costs(sm: SourcingModel) -> None:
         (discount_factor(p, t) * p.suppliers[s].annual_fixed_cost_usd, v)
         for (s, t), v in sm.active.items()
     ]
+    terms[(None, "substitution")] = [
+        (substitution_cost(p, o, t), v) for (o, t), v in sm.start.items()
+    ]
     base = {k: purchase_cost(sm, k, None) for k in sm.x}
     terms[(None, "undisrupted")] = [(base[k], x) for k, x in sm.x.items()]
     mdl.qualification_cost = pyo.Expression(expr=_linear(terms[(None, "qualification")]))
     mdl.fixed_cost = pyo.Expression(expr=_linear(terms[(None, "fixed")]))
     mdl.undisrupted_purchases = pyo.Expression(expr=_linear(terms[(None, "undisrupted")]))
+    mdl.substitution_cost = pyo.Expression(expr=_linear(terms[(None, "substitution")]))
     parts = {}
     for i, w in enumerate(sm.scenarios):
         hit = sorted(k for k in w.avail.keys() | w.price_mult.keys() if k in sm.x)
@@ -438,6 +540,7 @@ def add_scenario_costs(sm: SourcingModel) -> None:
             (i, "spot"): _linear(spot),
             (i, "holding"): _linear(holding),
             (i, "shortfall"): _linear(shortfall),
+            (i, "substitution"): mdl.substitution_cost,
         }
     mdl.cost_part = pyo.Expression(list(parts), initialize=parts)
     mdl.cost = pyo.Expression(

@@ -26,9 +26,10 @@ from diversify.engine import (
     optimise,
     resilience_figures,
     settings_options,
+    substitution_savings,
 )
 from diversify.errors import DiversifyError, InputError, Issue, OutputExistsError
-from diversify.planbook import read_plan_sheet, split_plan_workbook, write_plan_workbook
+from diversify.planbook import read_plan, split_plan_workbook, write_plan_workbook
 from diversify.reader import RawWorkbook, load_raw, parse
 from diversify.results import Results, tabulate
 
@@ -87,7 +88,7 @@ def solve_workbook(
         export_core_model(problem, scenarios, model_path(export_model, input_path))
     progress("solving the plan")
     core = optimise(problem, scenarios, problem.settings.risk_aversion, options)
-    broken = breaches(problem, core.plan, core.ordered)
+    broken = breaches(problem, core.plan, core.ordered, core.starts)
     if broken:  # the model and the checker disagree: a bug, never a planner's fault
         raise DiversifyError("internal check failed, the plan breaks: " + "; ".join(broken))
     figures = (
@@ -95,7 +96,8 @@ def solve_workbook(
     )
     progress("explaining what the rules cost")
     why = explain(problem, core, options) if with_figures else None
-    results = tabulate(problem, core, figures, explain=why)
+    savings = substitution_savings(problem, core, scenarios, options)
+    results = tabulate(problem, core, figures, explain=why, savings=savings)
     if output is not None:
         progress("writing the plan workbook")
         write_plan_workbook(
@@ -135,18 +137,13 @@ def evaluate_workbook(
             ]
         )
     problem = parse(input_copy(raw, inputs))
-    plan = read_plan_sheet(
-        raw.sheets[plan_sheet], problem, raw.uncached_formulas.get(plan_sheet, set())
-    )
+    plan, starts = read_plan(raw, problem)
     progress("costing the plan under every scenario")
-    outcome = evaluate(
-        problem,
-        plan,
-        scenario_data(problem),
-        problem.settings.risk_aversion,
-        settings_options(problem, verbose),
-    )
-    results = tabulate(problem, outcome, None, breaches(problem, plan))
+    scenarios, options = scenario_data(problem), settings_options(problem, verbose)
+    outcome = evaluate(problem, plan, scenarios, problem.settings.risk_aversion, options, starts)
+    savings = substitution_savings(problem, outcome, scenarios, options)
+    broken = breaches(problem, plan, starts=starts)
+    results = tabulate(problem, outcome, None, broken, savings=savings)
     if output is not None:
         progress("writing the evaluated workbook")
         write_plan_workbook(

@@ -1,9 +1,13 @@
 """The plan workbook of SPEC §5: written by `solve` and `evaluate`, read by `evaluate`.
 
 Layout (fixed, so that edited plans can always be read back):
-    Summary, Plan, Scenario costs, Recovery, Shares, Concentration, Scenario tree,
-    Breaches, Warnings, Run, then `Input <sheet>` copies of every input sheet.
+    Summary, Plan, Substitution plan (when the input has options), Charts, Scenario
+    costs, Recovery, Shares, Concentration, Scenario tree, Explain (after a solve),
+    Breaches, Warnings, Run, then
+    `Input <sheet>` copies of every input sheet.
 `Plan`: header exactly supplier, material, one column per year; one row per offer.
+`Substitution plan`: header exactly option, start_year; one row per option, the year
+it takes effect or blank when it is not taken.
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ from diversify.results import SUMMARY_FIGURES, Results
 
 INPUT_PREFIX = "Input "
 PLAN_SHEET = "Plan"
+SUBSTITUTION_SHEET = "Substitution plan"
+SUBSTITUTION_HEADER = ("option", "start_year")
 WARNING_FONT = Font(bold=True, color="C00000")
 UNIT_FORMAT = {"USD": "USD", "t": "t", "%": "share", "s": "s", "count": "int"}
 
@@ -59,6 +65,17 @@ def write_plan_workbook(
             for t in problem.years
         },
     )
+    if problem.substitutions:
+        ws = wb.create_sheet(SUBSTITUTION_SHEET)
+        write_table(
+            ws,
+            results.substitutions[list(SUBSTITUTION_HEADER)],
+            {"start_year": "int"},
+            comments={
+                "start_year": "the year the option takes effect, blank = not taken; edit "
+                "and run `diversify evaluate`"
+            },
+        )
     _charts_sheet(wb.create_sheet("Charts"), results)
     ws = wb.create_sheet("Scenario costs")
     costs = results.scenario_costs
@@ -79,6 +96,12 @@ def write_plan_workbook(
     )
     stock = {c: "t" for c in results.tree.columns if c.startswith("stock_t ")}
     write_table(wb.create_sheet("Scenario tree"), results.tree, stock | {"scenario_count": "int"})
+    if results.explain is not None:
+        write_table(
+            wb.create_sheet("Explain"),
+            results.explain,
+            {"usd_per_t": "USD", "usd": "USD"},
+        )
     _list_sheet(
         wb.create_sheet("Breaches"), "breach", results.breaches, "The plan keeps every rule."
     )
@@ -122,14 +145,16 @@ def _summary_sheet(ws, results: Results, run_info: dict[str, object]) -> None:
         fmt = UNIT_FORMAT.get(unit)
         if fmt:
             ws.cell(i, 2).number_format = FORMATS[fmt]
-    _dependence_block(ws, results, col=6, row=4)
+    below = _dependence_block(ws, results, col=6, row=4)
+    _substitution_block(ws, results, col=6, row=below + 2)
     ws.column_dimensions["A"].width = 60
     ws.column_dimensions["B"].width = 20
     ws.column_dimensions["E"].width = 3
 
 
-def _dependence_block(ws, results: Results, col: int, row: int) -> None:
-    """Beside the figures: dependence on China by material and year, and shortfall risk."""
+def _dependence_block(ws, results: Results, col: int, row: int) -> int:
+    """Beside the figures: dependence on China by material and year, and shortfall risk;
+    returns the last row written."""
     dep = results.dependence
     target = next((t for t in dep["target"] if t), None)
     title = (
@@ -174,6 +199,30 @@ def _dependence_block(ws, results: Results, col: int, row: int) -> None:
         ws,
         short,
         {"expected_shortfall_t": "t", "worst_shortfall_t": "t"},
+        start_row=row + 1,
+        start_col=col,
+        freeze="A5",
+        autofilter=False,
+    )
+    return row + 1 + len(short)
+
+
+def _substitution_block(ws, results: Results, col: int, row: int) -> None:
+    """Below the shortfall risk: every option, the year it takes effect (blank: not
+    taken) and what it saves: the same plan's expected cost without it, less the plan's."""
+    subs = results.substitutions
+    if subs.empty:
+        return
+    safe_value(
+        ws.cell(row, col),
+        "Substitution options (saving: expected cost of this plan without the option, "
+        "less with it)",
+    )
+    ws.cell(row, col).font = SUBTITLE_FONT
+    write_table(
+        ws,
+        subs,
+        {"reduction": "share", "start_year": "int", "saving_usd": "USD"},
         start_row=row + 1,
         start_col=col,
         freeze="A5",
@@ -402,3 +451,107 @@ def split_plan_workbook(raw) -> tuple[dict[str, list[list]], str | None]:
         elif name.startswith(INPUT_PREFIX):
             inputs[name[len(INPUT_PREFIX) :]] = rows
     return inputs, plan
+
+
+def read_substitution_plan(
+    rows: list[list], problem: Problem, uncached: set[tuple[int, int]] = frozenset()
+) -> dict[str, int]:
+    """The `Substitution plan` sheet as {option: year it takes effect}, taken ones only.
+
+    A blank year, or an option without a row, is not taken; a year outside the horizon,
+    an unknown option or an option named twice is an input error (all reported at once).
+    """
+    from diversify.reader import number_or_issue
+
+    sheet = SUBSTITUTION_SHEET
+    issues: list[Issue] = []
+    if not rows:
+        return {}
+    header = [c.value for c in rows[0]]
+    while header and (header[-1] is None or not str(header[-1]).strip()):
+        header.pop()
+    names = [str(h).strip().lower() if h is not None else "" for h in header]
+    if names != list(SUBSTITUTION_HEADER):
+        raise InputError(
+            [Issue(sheet, 1, None, f"header must be exactly option, start_year; found {header}")]
+        )
+    for r, c in sorted(uncached):
+        issues.append(
+            Issue(
+                sheet,
+                r,
+                SUBSTITUTION_HEADER[c - 1] if c <= 2 else None,
+                "a formula with no saved value: open the workbook in Excel or "
+                "LibreOffice, recalculate and save it",
+            )
+        )
+    years = problem.years
+    starts: dict[str, int] = {}
+    seen: dict[str, int] = {}
+    for i, row in enumerate(rows[1:], start=2):
+        values = [c.value for c in row[:2]] + [None] * (2 - len(row[:2]))
+        if all(v is None or (isinstance(v, str) and not v.strip()) for v in values):
+            continue
+        option = _ident(values[0])
+        if option not in problem.substitutions:
+            known = ", ".join(map(repr, problem.substitutions)) or "none"
+            issues.append(
+                Issue(
+                    sheet,
+                    i,
+                    "option",
+                    f"unknown option {option!r}: the input's Substitutions lists {known}",
+                )
+            )
+            continue
+        if option in seen:
+            issues.append(
+                Issue(sheet, i, "option", f"option {option!r} already on row {seen[option]}")
+            )
+            continue
+        seen[option] = i
+        cell = values[1]
+        if cell is None or (isinstance(cell, str) and not cell.strip()):
+            continue
+        year, issue = number_or_issue(cell, sheet, i, "start_year")
+        if issue is None and (not float(year).is_integer() or int(year) not in years):
+            issue = Issue(
+                sheet,
+                i,
+                "start_year",
+                f"start_year must be a year of the horizon {years[0]}-{years[-1]} "
+                f"(or blank: not taken), found {cell!r}",
+            )
+        if issue:
+            issues.append(issue)
+        else:
+            starts[option] = int(year)
+    if issues:
+        raise InputError(issues)
+    return starts
+
+
+def read_plan(raw, problem: Problem) -> tuple[dict[tuple[str, str, int], float], dict[str, int]]:
+    """A plan workbook's plan: x from `Plan`, the start years from `Substitution plan`
+    (none when the sheet is absent: older plan workbooks have none). Every input error
+    of both sheets is reported at once."""
+    sheets = {name.strip().lower(): name for name in raw.sheets}
+    issues: list[Issue] = []
+    plan: dict[tuple[str, str, int], float] = {}
+    starts: dict[str, int] = {}
+    name = sheets.get(PLAN_SHEET.lower())
+    try:
+        plan = read_plan_sheet(raw.sheets[name], problem, raw.uncached_formulas.get(name, set()))
+    except InputError as exc:
+        issues += exc.issues
+    name = sheets.get(SUBSTITUTION_SHEET.lower())
+    if name is not None:
+        try:
+            starts = read_substitution_plan(
+                raw.sheets[name], problem, raw.uncached_formulas.get(name, set())
+            )
+        except InputError as exc:
+            issues += exc.issues
+    if issues:
+        raise InputError(issues)
+    return plan, starts

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, time, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -30,6 +30,7 @@ from diversify.data import (
     Rule,
     Scenario,
     Settings,
+    Substitution,
     Supplier,
 )
 from diversify.errors import InputError, Issue
@@ -301,7 +302,7 @@ def _convert(col: Column, cell: RawCell) -> Any:
         case "year":
             return _whole(value)
         case "integer":
-            return int(_bounded(_whole(value), (0.0, None)))
+            return int(_bounded(_whole(value), col.bounds))
         case "fraction":
             return _bounded(_number(value), (0.0, 1.0))
     x = _number(value)
@@ -413,11 +414,12 @@ class _Reader:
         demand = self.demand(materials)
         countries, has_countries = self.countries()
         suppliers = self.suppliers(countries, has_countries)
-        offers = self.offers(suppliers, materials)
+        offers = self.prices(self.offers(suppliers, materials))
         scenarios = self.scenarios()
         disruptions = self.disruptions(scenarios, materials, suppliers)
         rules = self.policy(materials, suppliers)
         risks = self.risks(materials, suppliers)
+        substitutions = self.substitutions(materials)
         if self.issues or settings is None:
             raise InputError(self._sorted_issues())
         return Problem(
@@ -432,6 +434,7 @@ class _Reader:
             rules,
             self.warnings,
             risks,
+            substitutions,
         )
 
     # -- reading a sheet
@@ -817,7 +820,45 @@ class _Reader:
                 t, r, seen, (s, m), "material", "offer (supplier, material)"
             ):
                 capacity = {y: r.years.get(y, 0.0) for y in self.years or r.years}
-                out[(s, m)] = Offer(s, m, v["price_usd_per_kg"], v["min_order_t"], capacity)
+                term = v["min_contract_years"]
+                out[(s, m)] = Offer(s, m, v["price_usd_per_kg"], v["min_order_t"], capacity, term)
+            self._contract_term(r)
+        return out
+
+    def _contract_term(self, r: _Row) -> None:
+        """A contract term above one year is a promise of a minimum volume every year."""
+        term, floor = r.values["min_contract_years"], r.values["min_order_t"]
+        if r.ok("min_contract_years", "min_order_t") and term > 1 and floor <= 0:
+            self.error(
+                "Offers",
+                r.number,
+                "min_contract_years",
+                f"min_contract_years {term} needs a min_order_t above 0 (a contract term is "
+                "a promise to take a minimum volume every year)",
+            )
+
+    def prices(self, offers: dict[tuple[str, str], Offer]) -> dict[tuple[str, str], Offer]:
+        """Offers with the `Prices` sheet's year-by-year prices (blank = the offer's own)."""
+        t = self.table("Prices")
+        seen: dict[Any, int] = {}
+        out = dict(offers)
+        for r in t.rows:
+            key = (r.values["supplier"], r.values["material"])
+            if not r.ok("supplier", "material"):
+                continue
+            if self.reliable["Offers"] and key not in offers:
+                self.error(
+                    "Prices",
+                    r.number,
+                    "supplier",
+                    f"no offer ({key[0]!r}, {key[1]!r}) in Offers: a Prices row must name "
+                    "an offer of the Offers sheet",
+                )
+            elif self.unique(t, r, seen, key, "supplier", "Prices row for the offer") and (
+                key in out
+            ):
+                given = {y: p for y, p in r.years.items() if p is not None}
+                out[key] = replace(out[key], prices_usd_per_kg=given)
         return out
 
     # -- Scenarios, Disruptions, Policy
@@ -1102,3 +1143,57 @@ class _Reader:
                 f"value of {rule} must be between 0 and 1, found {_number_text(value)}",
                 None,
             )
+
+    # -- Substitutions
+
+    def substitutions(self, materials: dict[str, Material]) -> dict[str, Substitution]:
+        """Options that cut a material's demand; one material's reductions sum to <= 1."""
+        t = self.table("Substitutions")
+        out: dict[str, Substitution] = {}
+        seen: dict[Any, int] = {}
+        for r in t.rows:
+            v = r.values
+            self.exists(t, r, "material", v["material"], materials, "Materials")
+            if r.ok("reduction") and v["reduction"] is not None and v["reduction"] <= 0:
+                self._reject(
+                    t, r, "reduction", "reduction must be above 0 (and at most 1), found 0", None
+                )
+            if not (r.ok("option") and self.unique(t, r, seen, v["option"], "option", "option")):
+                continue
+            if not r.ok("material", "reduction", "from_year") or v["material"] is None:
+                continue
+            start = v["from_year"]
+            if self.years and start is not None and start > self.years[-1]:
+                self.warn(
+                    "Substitutions",
+                    r.number,
+                    f"option {v['option']!r} takes effect from {start}, after the last year "
+                    f"{self.years[-1]}: it can never be taken",
+                )
+            out[v["option"]] = Substitution(
+                v["option"],
+                v["material"],
+                v["reduction"],
+                start,
+                v["investment_usd"],
+                v["annual_cost_usd"],
+                r.number,
+            )
+        self._total_reductions(out)
+        return out
+
+    def _total_reductions(self, options: dict[str, Substitution]) -> None:
+        by_material: dict[str, list[Substitution]] = {}
+        for o in options.values():
+            by_material.setdefault(o.material, []).append(o)
+        for m, group in by_material.items():
+            total = math.fsum(o.reduction for o in group)
+            if total > 1.0 + 1e-9:
+                rows = ", ".join(str(o.row) for o in group)
+                self.error(
+                    "Substitutions",
+                    group[-1].row,
+                    "reduction",
+                    f"the reductions of material {m!r} (rows {rows}) sum to {total:.10g}; "
+                    "they may sum to at most 1 (demand cannot fall below zero)",
+                )

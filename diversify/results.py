@@ -31,9 +31,10 @@ class Results:
     tree: pd.DataFrame  # year, node, scenarios, material, stock_t
     dependence: pd.DataFrame  # material, year, target, linked_share
     shortfall: pd.DataFrame  # material, expected_shortfall_t, worst_scenario, worst_shortfall_t
+    substitutions: pd.DataFrame  # option, start_year, material, reduction, saving_usd
     breaches: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    explain: pd.DataFrame | None = None  # kind, source, material, year, usd_per_t, meaning
+    explain: pd.DataFrame | None = None  # kind, source, material, year, usd_per_t, usd, meaning
 
 
 # key, label, unit — the rows of the Summary sheet and of `compare`
@@ -65,8 +66,11 @@ def tabulate(
     figures: ResilienceFigures | None = None,
     breaches: list[str] | None = None,
     explain: list[dict] | None = None,
+    savings: dict[str, float] | None = None,
 ) -> Results:
-    """All §4.6 tables for one plan (and, after a solve, what binding rules cost)."""
+    """All §4.6 tables for one plan (and, after a solve, what binding rules cost).
+
+    `savings`: option -> what the plan's expected cost rises by without it."""
     rec = recovery_table(outcome)
     costs = scenario_cost_table(outcome)
     summary = summary_figures(outcome, figures, rec, breaches)
@@ -81,13 +85,14 @@ def tabulate(
         tree_table(outcome),
         dependence_table(problem, outcome.plan),
         shortfall_table(outcome, rec),
+        substitution_table(problem, outcome, savings or {}),
         list(breaches or []),
         warnings,
         pd.DataFrame(explain or [], columns=EXPLAIN_COLUMNS) if explain is not None else None,
     )
 
 
-EXPLAIN_COLUMNS = ["kind", "source", "material", "year", "usd_per_t", "meaning"]
+EXPLAIN_COLUMNS = ["kind", "source", "material", "year", "usd_per_t", "usd", "meaning"]
 
 
 def summary_figures(
@@ -125,6 +130,20 @@ def summary_figures(
             "evpi_usd": figures.evpi,
         }
     return {key: out.get(key) for key, _, _ in SUMMARY_FIGURES}
+
+
+def substitution_table(
+    problem: Problem, outcome: Outcome, savings: dict[str, float]
+) -> pd.DataFrame:
+    """One row per substitution option: the year it takes effect (None: not taken) and,
+    for those taken, the expected cost the plan saves with it."""
+    rows = [
+        [o, sub.material, sub.reduction, savings.get(o)] for o, sub in problem.substitutions.items()
+    ]
+    df = pd.DataFrame(rows, columns=["option", "material", "reduction", "saving_usd"])
+    years = [outcome.starts.get(o) for o in problem.substitutions]
+    df.insert(1, "start_year", pd.Series(years, dtype=object))  # None stays None, not NaN
+    return df
 
 
 def plan_table(problem: Problem, plan: dict) -> pd.DataFrame:
@@ -272,6 +291,12 @@ def json_summary(results: Results, command: str) -> dict[str, object]:
         "mip_gap": s["mip_gap"],
         "solve_seconds": s["solve_seconds"],
         "scenario_costs_usd": {str(k): float(v) for k, v in costs.items()},
+        "substitutions": {
+            str(o): None if t is None else int(t)
+            for o, t in zip(
+                results.substitutions["option"], results.substitutions["start_year"], strict=True
+            )
+        },
     }
     if command == "solve":
         out |= {

@@ -5,8 +5,11 @@ dysprosium and terbium oxide for its magnet lines, plus a little mixed rare-eart
 bought as feed for a toll-separation agreement. Twelve suppliers (Chinese, Malaysian,
 Australian, US, Brazilian and European), five scenarios (a normal world, a Chinese ban
 on heavy rare earths, a 2010-style halt, a delayed Australian refinery, a demand surge)
-and three policy rules. Every figure is either sourced (the `Sources` sheet, from
-/work/shared/FACTS.md) or marked as our own assumption.
+three policy rules, year-by-year price paths (the MP Materials price floor, Dy and Tb
+oxide), multi-year terms on the offtake agreements and two substitution options (a
+motor redesign, a Dy-lean magnet grade). Every figure is either sourced (the `Sources`
+sheet, from the project's collection of public figures) or marked as our own
+assumption.
 
 The data below are plain Python so that a developer can read and change them in one
 place; `write_sample` lays them out with header comments taken from `diversify.schema`,
@@ -284,6 +287,9 @@ def _ramp(*values: float) -> list[float]:
 
 
 # Capacities are the share of each plant offered to us (t/year), not the plant's size.
+# Offtake agreements (MP Materials, Lynas, Iluka, Arafura) bind us for OFFTAKE_YEARS
+# consecutive years at their minimum order once started; the other offers year by year.
+OFFTAKE_YEARS = 3  # assumption
 OFFERS: list[dict[str, Any]] = [
     dict(
         supplier="China North Oxide",
@@ -330,8 +336,9 @@ OFFERS: list[dict[str, Any]] = [
         material=NDPR,
         price_usd_per_kg=75,
         min_order_t=20,
+        min_contract_years=OFFTAKE_YEARS,
         capacity=_ramp(200),
-        note="Of ~10,500 t/yr; ex-China premium (assumption)",
+        note="Of ~10,500 t/yr; ex-China premium (assumption); offtake: 3-year term (assumption)",
     ),
     dict(
         supplier="Lynas Malaysia",
@@ -354,16 +361,19 @@ OFFERS: list[dict[str, Any]] = [
         material=NDPR,
         price_usd_per_kg=110,
         min_order_t=20,
+        min_contract_years=OFFTAKE_YEARS,
         capacity=_ramp(50, 100, 150, 200),
-        note="DoD price floor 110 USD/kg; 10X plant 2028",
+        note="DoD price floor 110 USD/kg (Prices); 10X plant 2028; offtake: 3-year term "
+        "(assumption)",
     ),
     dict(
         supplier="Iluka Eneabba",
         material=NDPR,
         price_usd_per_kg=85,
         min_order_t=10,
+        min_contract_years=OFFTAKE_YEARS,
         capacity=_ramp(0, 40, 100, 150),
-        note="Of 17,500 t/yr REO; commissioning 2027",
+        note="Of 17,500 t/yr REO; commissioning 2027; offtake: 3-year term (assumption)",
     ),
     dict(
         supplier="Iluka Eneabba",
@@ -458,8 +468,9 @@ OFFERS: list[dict[str, Any]] = [
         material=NDPR,
         price_usd_per_kg=88,
         min_order_t=10,
+        min_contract_years=OFFTAKE_YEARS,
         capacity=_ramp(0, 0, 0, 50, 100, 150),
-        note="Of 4,440 t/yr NdPr; FID 2026 (uncertain)",
+        note="Of 4,440 t/yr NdPr; FID 2026 (uncertain); offtake: 3-year term (assumption)",
     ),
     dict(
         supplier="Arafura Nolans",
@@ -492,6 +503,58 @@ OFFERS: list[dict[str, Any]] = [
         min_order_t=0.2,
         capacity=_ramp(0, 0, 1, 2),
         note="Of 30 t/yr Tb; feed 2028",
+    ),
+]
+
+# Year-by-year prices (the `Prices` sheet); a year left out keeps the offer's price.
+PRICES: list[dict[str, Any]] = [
+    dict(
+        supplier="MP Materials",
+        material=NDPR,
+        prices={t: 110 for t in YEARS},
+        note="DoD price floor: 110 USD/kg for 10 years from July 2025 (sourced), written out "
+        "year by year",
+    ),
+    dict(
+        supplier="China South Heavy",
+        material=DY,
+        prices=dict(zip(YEARS, [300, 320, 340, 360, 380, 380, 380, 380, 380, 380], strict=True)),
+        note="USGS averages 382 (2022), 330 (2023), 260 (2024) USD/kg (sourced); the path "
+        "back to ~380 by 2030 after the 2025 export controls is our assumption",
+    ),
+    dict(
+        supplier="China South Heavy",
+        material=TB,
+        prices=dict(
+            zip(YEARS, [950, 1000, 1100, 1200, 1300, 1300, 1300, 1300, 1300, 1300], strict=True)
+        ),
+        note="USGS averages 2,051 (2022), 1,298 (2023), 810 (2024) USD/kg (sourced); the "
+        "path back to ~1,300 (the 2023 average) by 2030 is our assumption",
+    ),
+]
+
+# --------------------------------------------------------------------------- substitutions
+
+SUBSTITUTIONS: list[dict[str, Any]] = [
+    dict(
+        option="motor_redesign",
+        material=NDPR,
+        reduction=0.25,
+        from_year=2028,
+        investment_usd=20_000_000,
+        annual_cost_usd=1_000_000,
+        note="Tesla cut the rare earths in its motors by 25 % (sourced); that our customers' "
+        "motors can follow from 2028, and its cost, are our assumptions",
+    ),
+    dict(
+        option="dy_lean_grade",
+        material=DY,
+        reduction=0.5,
+        from_year=2027,
+        investment_usd=5_000_000,
+        annual_cost_usd=300_000,
+        note="NdFeB holds ~1-4 % Dy (sourced); a grade with ~1.25 % instead of 2.5 % halves "
+        "our Dy need (assumption within that range); cost and timing are assumptions",
     ),
 ]
 
@@ -822,21 +885,21 @@ SOURCES: list[tuple[str, str, str, str, str]] = [
         "US price floor for MP Materials NdPr",
         "110 USD/kg for 10 years",
         "US DoD / MP Materials, July 2025",
-        "Offers: MP Materials NdPr 110 USD/kg",
+        "Offers and Prices: MP Materials NdPr 110 USD/kg every year",
         SOURCED,
     ),
     (
         "Dy oxide average price",
         "382 (2022), 330 (2023), 260 (2024) USD/kg",
         "USGS MCS 2025 (Argus)",
-        "Offers: Chinese Dy 280-290; Materials: Dy spot 375",
+        "Offers: Chinese Dy 280-290; Prices: China South Heavy Dy; Materials: Dy spot 375",
         SOURCED,
     ),
     (
         "Tb oxide average price",
         "2,051 (2022), 1,298 (2023), 810 (2024) USD/kg",
         "USGS MCS 2025 (Argus)",
-        "Offers: Chinese Tb 900-920; Materials: Tb spot 1,250",
+        "Offers: Chinese Tb 900-920; Prices: China South Heavy Tb; Materials: Tb spot 1,250",
         SOURCED,
     ),
     (
@@ -967,6 +1030,42 @@ SOURCES: list[tuple[str, str, str, str, str]] = [
         SOURCED,
     ),
     ("Tb content of NdFeB", "0.6 %", "-", "Demand: Tb oxide", ASSUMPTION),
+    (
+        "Rare earths in Tesla's motors",
+        "cut by 25 %; GM exploring elimination",
+        "TRT World 2025",
+        "Substitutions: motor_redesign reduction 0.25",
+        SOURCED,
+    ),
+    (
+        "Motor redesign: start year and cost",
+        "from 2028; 20M USD once, 1M USD a year",
+        "-",
+        "Substitutions: motor_redesign",
+        ASSUMPTION,
+    ),
+    (
+        "Dy-lean magnet grade",
+        "Dy 2.5 % -> ~1.25 % of NdFeB (within the published 1-4 %); from 2027; 5M USD "
+        "once, 0.3M USD a year",
+        "-",
+        "Substitutions: dy_lean_grade",
+        ASSUMPTION,
+    ),
+    (
+        "Dy and Tb price paths 2026-2035",
+        "Dy 300 -> 380, Tb 950 -> 1,300 USD/kg by 2030, flat after",
+        "- (anchored on the USGS averages above)",
+        "Prices: China South Heavy Dy and Tb",
+        ASSUMPTION,
+    ),
+    (
+        "Offtake contract term",
+        "3 consecutive years at the minimum order once started",
+        "-",
+        "Offers: min_contract_years of MP Materials, Lynas, Iluka and Arafura NdPr",
+        ASSUMPTION,
+    ),
     ("Our magnet output", "1,200 t NdFeB in 2026, +6 %/yr", "-", "Demand", ASSUMPTION),
     (
         "China's share of magnet output",
@@ -1147,8 +1246,14 @@ README_TEXT: list[tuple[str, str]] = [
     (
         "Offers",
         "One row per supplier and material: contract price before tariff, smallest "
-        "yearly order, and the capacity offered to us each year (a share of the plant, not its "
-        "size).",
+        "yearly order, the contract term (min_contract_years: once ordered, ordered that many "
+        "consecutive years at least at the minimum order; 3 for the offtake agreements) and "
+        "the capacity offered to us each year (a share of the plant, not its size).",
+    ),
+    (
+        "Prices",
+        "An offer's price year by year where it changes (a price floor, a forecast); a "
+        "blank year keeps the offer's price_usd_per_kg.",
     ),
     (
         "Scenarios",
@@ -1166,6 +1271,12 @@ README_TEXT: list[tuple[str, str]] = [
         "Policy",
         "Company rules on the plan: max_share / min_share of a country or supplier, "
         "min_suppliers per material and year, max_avg_risk (volume-weighted risk score).",
+    ),
+    (
+        "Substitutions",
+        "Ways to need less of a material (a motor redesign, a Dy-lean grade): the share "
+        "of demand each removes from the year it takes effect, its one-off investment and "
+        "yearly cost. diversify decides whether and when to take each.",
     ),
     (
         "Risks",
@@ -1445,11 +1556,34 @@ def _suppliers(ws: Worksheet) -> None:
 
 
 def _offers(ws: Worksheet) -> None:
-    fixed = [c.name for c in columns("Offers") if c.kind != "years"]
-    names: list[Any] = [*fixed, *YEARS, "note"]
-    rows = [[o[n] for n in fixed] + list(o["capacity"]) + [o["note"]] for o in OFFERS]
+    fixed = [c for c in columns("Offers") if c.kind != "years"]
+    names: list[Any] = [*(c.name for c in fixed), *YEARS, "note"]
+    rows = [
+        [o.get(c.name, None if c.required else c.default) for c in fixed]
+        + list(o["capacity"])
+        + [o["note"]]
+        for o in OFFERS
+    ]
     _table(ws, "Offers", names, rows, freeze="C2", widths={"note": 60})
     _dropdown(ws, 1, 500, _ref("Suppliers"), "a supplier listed in Suppliers")
+    _dropdown(ws, 2, 500, _ref("Materials"), "a material listed in Materials")
+
+
+def _prices(ws: Worksheet) -> None:
+    names: list[Any] = ["supplier", "material", *YEARS, "note"]
+    rows = [
+        [p["supplier"], p["material"], *(p["prices"].get(t) for t in YEARS), p["note"]]
+        for p in PRICES
+    ]
+    _table(ws, "Prices", names, rows, freeze="C2", widths={"note": 70})
+    _dropdown(ws, 1, 500, _ref("Suppliers"), "a supplier listed in Suppliers")
+    _dropdown(ws, 2, 500, _ref("Materials"), "a material listed in Materials")
+
+
+def _substitutions(ws: Worksheet) -> None:
+    names = [c.name for c in columns("Substitutions")] + ["note"]
+    rows = [[o.get(n) for n in names] for o in SUBSTITUTIONS]
+    _table(ws, "Substitutions", names, rows, widths={"note": 80})
     _dropdown(ws, 2, 500, _ref("Materials"), "a material listed in Materials")
 
 
@@ -1517,9 +1651,11 @@ BUILDERS = [
     ("Countries", _countries),
     ("Suppliers", _suppliers),
     ("Offers", _offers),
+    ("Prices", _prices),
     ("Scenarios", _scenarios),
     ("Disruptions", _disruptions),
     ("Policy", _policy),
+    ("Substitutions", _substitutions),
     ("Risks", _risks),
     ("Sources", _sources),
 ]

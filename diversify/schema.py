@@ -175,7 +175,28 @@ SCHEMA: tuple[Column, ...] = (
         "Offers", "price_usd_per_kg", "number", "USD/kg", REQUIRED, "Contract price before tariff"
     ),
     _col("Offers", "min_order_t", "number", "t", 0.0, "Smallest order in a year the offer is used"),
+    _col(
+        "Offers",
+        "min_contract_years",
+        "integer",
+        "years",
+        1,
+        "Once ordered, ordered for at least this many consecutive years (or to the last "
+        "year), each at its minimum order; above 1 needs a min_order_t above 0",
+        bounds=(1.0, None),
+    ),
     _col("Offers", "<year>", "years", "t", 0.0, "Capacity offered to us, one column per year"),
+    # Prices
+    _col("Prices", "supplier", "id", "", REQUIRED, "Supplier of the offer (as in Offers)"),
+    _col("Prices", "material", "id", "", REQUIRED, "Material of the offer (as in Offers)"),
+    _col(
+        "Prices",
+        "<year>",
+        "years",
+        "USD/kg",
+        None,
+        "The offer's price in that year before tariff (blank = its price_usd_per_kg)",
+    ),
     # Scenarios
     _col(
         "Scenarios", "scenario", "id", "", REQUIRED, "Scenario name; the first is the normal world"
@@ -306,6 +327,41 @@ SCHEMA: tuple[Column, ...] = (
         1.0,
         "Spot price multiplier while the event lasts (ignored on spot rows)",
     ),
+    # Substitutions
+    _col("Substitutions", "option", "id", "", REQUIRED, "Name of the substitution option"),
+    _col("Substitutions", "material", "id", "", REQUIRED, "Material whose demand it cuts"),
+    _col(
+        "Substitutions",
+        "reduction",
+        "fraction",
+        "0..1",
+        REQUIRED,
+        "Fraction of the material's demand removed while in effect, in (0, 1]",
+    ),
+    _col(
+        "Substitutions",
+        "from_year",
+        "year",
+        "year",
+        None,
+        "First year it can take effect (blank = first year)",
+    ),
+    _col(
+        "Substitutions",
+        "investment_usd",
+        "number",
+        "USD",
+        0.0,
+        "Paid once, in the year it takes effect (discounted)",
+    ),
+    _col(
+        "Substitutions",
+        "annual_cost_usd",
+        "number",
+        "USD/year",
+        0.0,
+        "Paid every year it is in effect (discounted)",
+    ),
 )
 
 # Settings: setting -> (kind, default, meaning, bounds)
@@ -370,9 +426,11 @@ SHEETS = (
     "Countries",
     "Suppliers",
     "Offers",
+    "Prices",
     "Scenarios",
     "Disruptions",
     "Policy",
+    "Substitutions",
     "Risks",
 )
 REQUIRED_SHEETS = ("Settings", "Materials", "Demand", "Suppliers", "Offers")

@@ -11,6 +11,7 @@ from diversify.data import (
     Rule,
     Scenario,
     Settings,
+    Substitution,
     Supplier,
 )
 
@@ -25,9 +26,13 @@ def problem(
     disruptions: list[dict] | None = None,
     rules: list[dict] | None = None,
     countries: dict[str, dict] | None = None,
+    substitutions: dict[str, dict] | None = None,
     **settings,
 ) -> Problem:
-    """Problem from plain dicts; capacities and demand as one number (every year) or a list."""
+    """Problem from plain dicts; capacities and demand as one number (every year) or a list.
+
+    An offer's year-by-year prices go in `prices_usd_per_kg` ({year: USD/kg}); a
+    substitution option is {name: dict(material=..., reduction=..., from_year=..., ...)}."""
     s = Settings(first_year=years[0], last_year=years[1], **settings)
     yrs = s.years
 
@@ -99,4 +104,8 @@ def problem(
         )
         for c, kw in (countries or {}).items()
     }
-    return Problem(s, mats, dem, ctry, sups, offs, scs, dis, rls)
+    subs = {
+        o: Substitution(name=o, row=i + 2, **kw)
+        for i, (o, kw) in enumerate((substitutions or {}).items())
+    }
+    return Problem(s, mats, dem, ctry, sups, offs, scs, dis, rls, substitutions=subs)

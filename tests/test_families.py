@@ -45,6 +45,11 @@ FAMILY_TESTS: dict[str, tuple[str, ...]] = {
         "test_model.py::test_spec_example_2_qualification_lead_time_discount_ban",  # * use
     ),
     "min_order": ("test_model.py::test_min_order_and_surplus",),
+    "contract_length": (
+        "test_contracts_substitutions.py::test_spec_example_5_contract_runs_into_2028",
+        "test_contracts_substitutions.py::test_contract_length_rows_chain_two_runs",
+    ),
+    "substitution_once": ("test_contracts_substitutions.py::test_an_option_takes_effect_once",),
     "order_needs_supplier": ("test_families.py::test_order_needs_an_active_supplier",),
     "active_needs_use": ("test_families.py::test_active_supplier_needs_qualification",),
     "min_suppliers": ("test_model.py::test_policy_rules",),
@@ -97,8 +102,10 @@ def rich_instance() -> Problem:
         {
             ("CN1", "M"): dict(price_usd_per_kg=10, capacity=20, min_order_t=2),
             ("CN1", "N"): dict(price_usd_per_kg=30, capacity=10),
-            ("AU1", "M"): dict(price_usd_per_kg=20, capacity=20, min_order_t=3),
-            ("BR1", "M"): dict(price_usd_per_kg=15, capacity=20),
+            ("AU1", "M"): dict(
+                price_usd_per_kg=20, capacity=20, min_order_t=3, min_contract_years=2
+            ),
+            ("BR1", "M"): dict(price_usd_per_kg=15, capacity=20, prices_usd_per_kg={2026: 18.0}),
             ("BR1", "N"): dict(price_usd_per_kg=40, capacity=10),
         },
         scenarios=[("normal", 0.7), ("ban", 0.3)],
@@ -114,6 +121,7 @@ def rich_instance() -> Problem:
             "AU": dict(risk_score=0.1),
             "BR": dict(risk_score=0.3),
         },
+        substitutions={"lean": dict(material="N", reduction=0.25, investment_usd=20_000)},
         risk_aversion=0.5,
         min_supplier_share=0.2,
     )
@@ -322,7 +330,36 @@ def cvar_recovery() -> Problem:
     )
 
 
-GOLDEN_CASES = {f.__name__: f for f in (spec_example_2, policy_rules, cvar_recovery)}
+def contracts_substitution() -> Problem:
+    """A price path and a three-year contract term (rows reaching tN), and a substitution
+    option from the second year under a ban (balance terms, its cost, substitution_once)."""
+    return problem(
+        (2025, 2027),
+        {"M": dict(MATERIAL, max_stock_t=0)},
+        {"M": 10},
+        {"A": dict(country="X", qualified=True), "B": dict(country="Y", qualified=True)},
+        {
+            ("A", "M"): dict(price_usd_per_kg=30, capacity=10, prices_usd_per_kg={2027: 80.0}),
+            ("B", "M"): dict(price_usd_per_kg=50, capacity=10, min_order_t=4, min_contract_years=3),
+        },
+        scenarios=[("normal", 0.5), ("ban", 0.5)],
+        disruptions=[dict(scenario="ban", scope="supplier", target="A", from_year=2026)],
+        substitutions={
+            "redesign": dict(
+                material="M",
+                reduction=0.4,
+                from_year=2026,
+                investment_usd=500_000,
+                annual_cost_usd=10_000,
+            )
+        },
+        discount_rate=0.05,
+    )
+
+
+GOLDEN_CASES = {
+    f.__name__: f for f in (spec_example_2, policy_rules, cvar_recovery, contracts_substitution)
+}
 
 
 def test_golden_cases_cover_every_family():

@@ -178,3 +178,17 @@ def test_it_solves_with_every_rule_kept_and_no_normal_shortfall(path):
     assert out.report.status == "optimal"
     assert checks.breaches(p, out.plan) == []
     assert out.cost_parts["normal"]["shortfall"] == pytest.approx(0, abs=1e-3)
+
+
+def test_price_paths_contract_terms_and_substitutions(wb):
+    offers = {(r["supplier"], r["material"]): r for r in records(wb["Offers"])}
+    prices = records(wb["Prices"])
+    assert all((r["supplier"], r["material"]) in offers and r["note"] for r in prices)
+    floor = next(r for r in prices if r["supplier"] == "MP Materials")
+    assert [floor[t] for t in YEARS] == [110] * len(YEARS)  # the DoD floor, 10 years
+    terms = [r for r in offers.values() if (r["min_contract_years"] or 1) > 1]
+    assert len(terms) >= 2
+    assert all(r["min_order_t"] > 0 and "term" in r["note"] for r in terms)
+    options = records(wb["Substitutions"])
+    assert len(options) >= 2 and all(r["note"] and 0 < r["reduction"] <= 1 for r in options)
+    assert any(r["reduction"] == 0.25 and "Tesla" in r["note"] for r in options)

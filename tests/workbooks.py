@@ -103,3 +103,86 @@ def example_4(recourse: str = "nonanticipative") -> dict[str, list[list]]:
             ["ban", "any_link", "CN", 2027, 0],
         ],
     }
+
+
+def example_5(min_contract_years: int | None = 2, with_b: bool = True) -> dict[str, list[list]]:
+    offers = [
+        [
+            "supplier",
+            "material",
+            "price_usd_per_kg",
+            "min_order_t",
+            "min_contract_years",
+            2025,
+            2026,
+            2027,
+            2028,
+        ],
+        ["A", "M", 30, None, None, 10, 10, 10, 10],
+    ]
+    if with_b:
+        offers.append(["B", "M", 50, 10, min_contract_years, 10, 10, 10, 10])
+    return {
+        "Settings": [["setting", "value"], ["first_year", 2025], ["last_year", 2028]],
+        "Materials": [
+            [
+                "material",
+                "spot_price_usd_per_kg",
+                "spot_max_t",
+                "shortfall_penalty_usd_per_kg",
+                "max_stock_t",
+            ],
+            ["M", 100, 0, 1000, 0],
+        ],
+        "Demand": [["material", 2025, 2026, 2027, 2028], ["M", 10, 10, 10, 10]],
+        "Suppliers": [
+            ["supplier", "country", "qualified"],
+            ["A", "X", "yes"],
+            ["B", "Y", "yes"],
+        ],
+        "Offers": offers,
+        "Prices": [
+            ["supplier", "material", 2025, 2026, 2027, 2028],
+            ["A", "M", None, None, 80, 40],
+        ],
+    }
+
+
+def example_6() -> dict[str, list[list]]:
+    return {
+        "Settings": [["setting", "value"], ["first_year", 2025], ["last_year", 2026]],
+        "Materials": [
+            ["material", "spot_price_usd_per_kg", "shortfall_penalty_usd_per_kg", "max_stock_t"],
+            ["M", 100, 1000, 0],
+        ],
+        "Demand": [["material", 2025, 2026], ["M", 10, 10]],
+        "Suppliers": [["supplier", "country", "qualified"], ["A", "X", "yes"]],
+        "Offers": [
+            ["supplier", "material", "price_usd_per_kg", 2025, 2026],
+            ["A", "M", 50, 10, 10],
+        ],
+        "Scenarios": [["scenario", "probability"], ["normal", 0.5], ["ban", 0.5]],
+        "Disruptions": [
+            [
+                "scenario",
+                "scope",
+                "target",
+                "from_year",
+                "availability",
+                "price_multiplier",
+            ],
+            ["ban", "supplier", "A", 2026, None, None],
+            ["ban", "spot", None, 2026, 1, 3],
+        ],
+        "Substitutions": [
+            [
+                "option",
+                "material",
+                "reduction",
+                "from_year",
+                "investment_usd",
+                "annual_cost_usd",
+            ],
+            ["redesign", "M", 0.4, 2025, 500000, 10000],
+        ],
+    }
