@@ -247,7 +247,9 @@ def stress_workbook(
         progress(f"hindsight recoveries: {done}/{total} chunks, about {eta:,.0f} s left")
 
     progress(f"costing the plan in {len(drawn.distinct):,} distinct samples")
-    costs = stress_costs(problem, book.plan, drawn, lambda tasks: run_here(tasks, step))
+    costs = stress_costs(
+        problem, book.plan, drawn, lambda tasks: run_here(tasks, step), book.starts
+    )
     alpha = problem.settings.cvar_alpha
     in_sample = book.summary.get("expected_cost_usd")
     summary: dict[str, object] = {

@@ -2,14 +2,16 @@
 
 Each sample w is costed alone, C_w of SPEC §4.3 (λ plays no part), as
 
-    C_w = Q + F + P_w + R_w
+    C_w = Q + F + S + P_w + R_w
 
     Q   = Σ_s qualification_cost[s] * use[s] * (1 - qualified[s])      (use: ever x > 1e-6 t)
     F   = Σ_t df[t] Σ_s annual_fixed_cost[s] * active[s,t]              (active: x > 1e-6 t)
+    S   = Σ_o the option's investment in its start year and annual cost from then on
     P_w = Σ_t df[t] Σ_(s,m) land[s,m,t] * pm[s,m,t,w] * a[s,m,t,w] * x[s,m,t]
     R_w = Σ_t df[t] Σ_m 1000 * (spot_price[m] spm[m,t,w] z + holding[m] I + penalty[m] u)
 
-with land = 1000 * price[s,m,t] * (1 + tariff[s,t]) and the recovery (z, I, u) of one of
+with land = 1000 * price[s,m,t] * (1 + tariff[s,t]), the need n[m,t] = D'[m,t] (demand
+after the plan's substitutions), and the recovery (z, I, u) of one of
 two rules:
 
 * hindsight: the recovery LP of the fixed plan for that scenario alone. With x fixed the
@@ -43,7 +45,7 @@ from diversify.data import Problem
 from diversify.derive import discount_factor, hits_offer
 from diversify.engine import Plan
 from diversify.errors import DiversifyError
-from diversify.model import BUY_THRESHOLD_T
+from diversify.model import BUY_THRESHOLD_T, Starts, substitution_cost
 from diversify.program import Program, SolveOptions, to_highs
 from diversify.risks import Samples
 
@@ -55,19 +57,28 @@ CHUNK = 2048  # distinct samples costed at once (memory), and LPs per hindsight 
 # ---------------------------------------------------------------- what the plan needs and pays
 
 
-def need(problem: Problem, plan: Plan) -> np.ndarray:
-    """n[m,t], the need of SPEC §8 step 1 (materials × years, in `Problem` order).
+def need(problem: Problem, starts: Starts) -> np.ndarray:
+    """n[m,t] = D'[m,t], the need of SPEC §8 step 1 (materials × years, `Problem` order):
 
-    D[m,t] for now; the one place where D'[m,t] of SPEC §4.1 (substitutions) plugs in.
+    D'[m,t] = D[m,t] * (1 - Σ_{o of m, taken by t} reduction[o])   (SPEC §4.1)
     """
+    cut = {}
+    for o, year in starts.items():
+        option = problem.substitutions[o]
+        for t in problem.years:
+            if t >= year:
+                cut[(option.material, t)] = cut.get((option.material, t), 0.0) + option.reduction
     return np.array(
-        [[problem.demand_t.get((m, t), 0.0) for t in problem.years] for m in problem.materials]
+        [
+            [problem.demand_t.get((m, t), 0.0) * (1 - cut.get((m, t), 0.0)) for t in problem.years]
+            for m in problem.materials
+        ]
     )
 
 
 def offer_price(problem: Problem, supplier: str, material: str, year: int) -> float:
-    """price[s,m,t] in USD/kg: the offer's price (the one place where `Prices` plugs in)."""
-    return problem.offers[(supplier, material)].price_usd_per_kg
+    """price[s,m,t] in USD/kg: the `Prices` cell of the year, else the offer's price."""
+    return problem.offers[(supplier, material)].price(year)
 
 
 @dataclass
@@ -88,7 +99,7 @@ class PlanData:
     holding: np.ndarray  # (M,) USD/kg/year
     initial: np.ndarray  # (M,)
     max_stock: np.ndarray  # (M,) inf = unlimited
-    fixed_usd: float  # Q + F: the same in every sample
+    fixed_usd: float  # Q + F + substitution costs: the same in every sample
     hit: np.ndarray  # (K, O) risk k's events hit offer o
     avail: np.ndarray  # (K,) availability, price multiplier of risk k on the offers it hits
     price_mult: np.ndarray
@@ -97,8 +108,9 @@ class PlanData:
     spot_price_mult: np.ndarray  # (K,)
 
 
-def plan_data(problem: Problem, plan: Plan) -> PlanData:
-    """The arrays of a plan (see `PlanData`); buy, active, use follow from x (SPEC §4.6)."""
+def plan_data(problem: Problem, plan: Plan, starts: Starts | None = None) -> PlanData:
+    """The arrays of a plan and its substitutions' start years (see `PlanData`); buy,
+    active, use follow from x (SPEC §4.6)."""
     years, materials = problem.years, list(problem.materials)
     offers = [o for o in problem.offers if any(plan.get((*o, t), 0.0) > 0 for t in years)]
     df = np.array([discount_factor(problem, t) for t in years])
@@ -115,12 +127,17 @@ def plan_data(problem: Problem, plan: Plan) -> PlanData:
         * df
     )
     active = {(s, t) for (s, _, t), q in plan.items() if q > BUY_THRESHOLD_T}
-    fixed = sum(
-        problem.suppliers[s].qualification_cost_usd
-        for s in dict.fromkeys(s for s, _ in active)
-        if not problem.suppliers[s].qualified
-    ) + sum(
-        discount_factor(problem, t) * problem.suppliers[s].annual_fixed_cost_usd for s, t in active
+    fixed = (
+        sum(substitution_cost(problem, o, t) for o, t in (starts or {}).items())
+        + sum(
+            problem.suppliers[s].qualification_cost_usd
+            for s in dict.fromkeys(s for s, _ in active)
+            if not problem.suppliers[s].qualified
+        )
+        + sum(
+            discount_factor(problem, t) * problem.suppliers[s].annual_fixed_cost_usd
+            for s, t in active
+        )
     )
     mats = [problem.materials[m] for m in materials]
     risks = problem.risks
@@ -150,7 +167,7 @@ def plan_data(problem: Problem, plan: Plan) -> PlanData:
         land,
         np.array([materials.index(m) for _, m in offers], dtype=int),
         df,
-        need(problem, plan),
+        need(problem, starts or {}),
         np.array([mt.spot_price_usd_per_kg for mt in mats]),
         np.array([math.inf if mt.spot_max_t is None else mt.spot_max_t for mt in mats]),
         np.array([mt.shortfall_penalty_usd_per_kg for mt in mats]),
@@ -388,9 +405,11 @@ def stress_costs(
     plan: Plan,
     samples: Samples,
     run_tasks: Runner = run_here,
+    starts: Starts | None = None,
 ) -> StressCosts:
-    """Cost the plan in every sample with both recoveries; identical samples once."""
-    d = plan_data(problem, plan)
+    """Cost the plan (and its substitutions' start years) in every sample with both
+    recoveries; identical samples once."""
+    d = plan_data(problem, plan, starts)
     reps = samples.distinct
     n_d, n_m = len(reps), len(d.materials)
     h_cost, p_cost = np.zeros(n_d), np.zeros(n_d)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,7 @@ from openpyxl import load_workbook
 from workbooks import write_workbook
 
 from diversify.cli import main
-from diversify.data import Risk
+from diversify.data import Risk, Substitution
 from diversify.derive import ScenarioData
 from diversify.engine import cvar as engine_cvar
 from diversify.engine import evaluate
@@ -80,14 +81,22 @@ def test_worked_example_7_to_the_dollar():
     assert c.hindsight_short[0, 0] == pytest.approx(0.0, abs=1e-7)
 
 
-def test_hindsight_equals_the_recovery_lp_of_engine_evaluate():
+@pytest.mark.parametrize("contracts", [False, True], ids=["plain", "prices-substitution"])
+def test_hindsight_equals_the_recovery_lp_of_engine_evaluate(contracts):
     p = example_7(holding_cost_usd_per_kg_year=3, max_stock_t=None)
+    starts = {}
+    if contracts:  # a price path and a substitution taken from 2026 (SPEC §3-§4.1)
+        p.offers[("A", "M")] = replace(p.offers[("A", "M")], prices_usd_per_kg={2026: 35.0})
+        p.substitutions = {
+            "redesign": Substitution("redesign", "M", 0.3, 2026, 50_000.0, 2_000.0, row=2)
+        }
+        starts = {"redesign": 2026}
     p.risks = [
         Risk("a_half", "supplier", "A", None, 0.5, (2025, 2026, 2027), 1, 2, 0.5, 1.5, 0.4, 2.0),
         Risk("spot", "spot", None, None, 0.3, (2026, 2027), 1, 1, 0.0, 1.0),
     ]
     s = draw(p, 200, 3)
-    c = stress_costs(p, EX7_PLAN, s)
+    c = stress_costs(p, EX7_PLAN, s, starts=starts)
     for rep in s.distinct[:8].tolist():
         w = ScenarioData("w", 1.0)
         for k, first, last in s.events_of(rep):
@@ -101,7 +110,7 @@ def test_hindsight_equals_the_recovery_lp_of_engine_evaluate():
                     w.price_mult[("A", "M", t)] = w.pm("A", "M", t) * r.price_multiplier
                     w.spot_avail[("M", t)] = w.sa("M", t) * r.spot_availability
                     w.spot_price_mult[("M", t)] = w.spm("M", t) * r.spot_price_multiplier
-        out = evaluate(p, EX7_PLAN, [w], 0.0, SolveOptions())
+        out = evaluate(p, EX7_PLAN, [w], 0.0, SolveOptions(), starts)
         assert c.hindsight_cost[rep] == pytest.approx(out.expected_cost, rel=1e-9, abs=1e-3)
         assert c.hindsight_cost[rep] <= c.policy_cost[rep] + 1e-6
 
