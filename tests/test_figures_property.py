@@ -9,6 +9,7 @@ its infeasibility):
 
 * each scenario alone (WS) and the risk-neutral problem (RP);
 * the fixed-plan evaluations: the least-cost plan, the mean-value plan (EEV);
+  with price paths, contract terms and substitution options in the mix;
 * Explain's LP: the core program with its binaries fixed.
 
 Before the fix (HiGHS 1.16 losing part of a MIP start's objective in presolve) about
@@ -63,16 +64,27 @@ def problems(draw):
         )
         for k in range(draw(st.integers(2, 5)))
     }
-    offers = {
-        (s, m): dict(
-            price_usd_per_kg=pick([20, 30, 40, 60]),
-            min_order_t=pick([0, 0, 2, 4]),
-            capacity=[pick([0, 5, 8, 12]) for _ in span],
+    offers = {}
+    for s in suppliers:
+        for m in materials:
+            if pick([True, True, True, False]) or m == "M0":
+                moq = pick([0, 0, 2, 4])
+                offers[(s, m)] = dict(
+                    price_usd_per_kg=pick([20, 30, 40, 60]),
+                    min_order_t=moq,
+                    capacity=[pick([0, 5, 8, 12]) for _ in span],
+                    min_contract_years=pick([1, 1, 2, 3]) if moq > 0 else 1,
+                    prices_usd_per_kg={t: pick([25, 50, 80]) for t in span if pick([0, 0, 1])},
+                )
+    substitutions = {}
+    for k in range(draw(st.integers(0, 2))):
+        substitutions[f"o{k}"] = dict(
+            material=pick(list(materials)),
+            reduction=pick([0.2, 0.4]),
+            from_year=pick([None, *span]),
+            investment_usd=pick([0, 100_000, 500_000]),
+            annual_cost_usd=pick([0, 10_000]),
         )
-        for s in suppliers
-        for m in materials
-        if pick([True, True, True, False]) or m == "M0"
-    }
     n_scenarios = draw(st.integers(1, 4))
     weights = [draw(st.integers(1, 9)) for _ in range(n_scenarios)]
     scenarios = [
@@ -124,6 +136,7 @@ def problems(draw):
         disruptions,
         rules,
         COUNTRIES,
+        substitutions,
         risk_aversion=pick([0, 0, 0.5, 1]),
         recourse=pick(["nonanticipative", "clairvoyant"]),
         discount_rate=pick([0, 0.1]),
@@ -150,9 +163,10 @@ def _explain_lp_of_own_model(problem, scenarios, core, options) -> float:
     tree = scenario_tree(scenarios, problem.years, problem.settings.recourse)
     sm = build_model(problem, scenarios, tree, lam)
     c = core.compiled
-    for name in ("buy", "active", "use"):
+    for name in ("buy", "active", "use", "start"):
         for key, var in getattr(sm, name).items():
-            var.fix(round(float(core.values[c.plan_columns[name][key]])))
+            j = c.plan_columns[name].get(key)
+            var.fix(0 if j is None else round(float(core.values[j])))
     report, _, _ = solve(sm.model, options, load=False)
     return report.objective
 
@@ -173,12 +187,12 @@ def check_every_figure(problem) -> None:
         _close(figures.scenario_optima[w.name], own, f"scenario {w.name} alone")
     _close(figures.rp, _optimum(problem, scenarios, 0.0, options), "RP")
     least = figures.least_cost
-    own = engine.evaluate(problem, least.plan, scenarios, lam, options)
+    own = engine.evaluate(problem, least.plan, scenarios, lam, options, least.starts)
     _close(least.objective, own.objective, "least-cost plan evaluated")
     mean = engine.optimise(problem, [mean_value_scenario(scenarios)], 0.0, options)
-    own_eev = engine.evaluate(problem, mean.plan, scenarios, 0.0, options).expected_cost
-    cut_eev = engine._evaluate_plan(core.compiled, mean.plan, True, options).expected_cost
-    _close(cut_eev, own_eev, "mean-value plan evaluated")
+    own_eev = engine.evaluate(problem, mean.plan, scenarios, 0.0, options, mean.starts)
+    cut = engine._evaluate_plan(core.compiled, mean.plan, True, options, mean.starts)
+    _close(cut.expected_cost, own_eev.expected_cost, "mean-value plan evaluated")
     binaries = core.compiled.program.integrality.nonzero()[0]
     lp = core.compiled.program.with_fixed(binaries, core.values[binaries].round())
     report, _ = solve_program(lp, options)
