@@ -60,8 +60,16 @@ def run(*args):
 @pytest.fixture(scope="module")
 def outputs(tmp_path_factory):
     d = tmp_path_factory.mktemp("outputs")
-    src = write_workbook(d / "input.xlsx", example_2())
+    sheets = example_2() | {
+        "Risks": [
+            ["risk", "scope", "target", "probability", "min_years", "max_years"],
+            ["cn_ban", "any_link", "CN", 0.3, 1, 2],
+        ]
+    }
+    src = write_workbook(d / "input.xlsx", sheets)
     solved = json.loads(run("solve", src, "-o", d / "plan.xlsx", "--json").stdout.splitlines()[-1])
+    run("scenarios", src, "-o", d / "sampled.xlsx", "--samples", "50")
+    run("stress", d / "plan.xlsx", "-o", d / "stress.xlsx", "--samples", "200")
     run("evaluate", d / "plan.xlsx", "-o", d / "evaluated.xlsx")
     run("compare", d / "plan.xlsx", d / "evaluated.xlsx", "-o", d / "compare.xlsx")
     run("frontier", src, "-o", d / "frontier.xlsx", "--target", "CN", "--points", "3")
@@ -69,7 +77,9 @@ def outputs(tmp_path_factory):
     return d, solved
 
 
-@pytest.mark.parametrize("name", ["plan", "evaluated", "compare", "frontier", "sample"])
+@pytest.mark.parametrize(
+    "name", ["plan", "evaluated", "compare", "frontier", "sample", "sampled", "stress"]
+)
 def test_opens_and_renders_to_pdf(outputs, name, tmp_path):
     d, _ = outputs
     pdf = convert(d / f"{name}.xlsx", "pdf", tmp_path) / f"{name}.pdf"
@@ -107,3 +117,19 @@ def test_a_workbook_saved_as_ods_by_libreoffice_gets_told_how_to_save_it(outputs
     r = CliRunner().invoke(main, ["validate", str(ods)])
     assert r.exit_code == 2
     assert "OpenDocument spreadsheet (.ods" in r.stderr and "Excel 2007-365 (.xlsx)" in r.stderr
+
+
+def test_the_stress_workbook_reads_back_in_libreoffice_as_written(outputs, tmp_path):
+    d, _ = outputs
+    r = CliRunner().invoke(
+        main,
+        ["stress", str(d / "plan.xlsx"), "-o", str(tmp_path / "s.xlsx"), "-n", "200", "--json"],
+    )
+    figures = json.loads(r.stdout.splitlines()[-1])
+    folder = convert(tmp_path / "s.xlsx", CSV_ALL_SHEETS, tmp_path)
+    with open(folder / "s-Samples.csv", newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0][:4] == ["sample", "events", "hindsight_cost_usd", "policy_cost_usd"]
+    policy = [float(row[3]) for row in rows[1:]]
+    assert len(policy) == 200
+    assert sum(policy) / len(policy) == pytest.approx(figures["policy"]["mean_usd"], rel=1e-9)
