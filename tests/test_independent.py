@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import random
+from dataclasses import replace
 
 import pyomo.environ as pyo
 import pytest
@@ -274,14 +275,25 @@ def random_problem(seed: int) -> Problem:
     )
 
 
-@pytest.mark.parametrize("seed", range(8))
-def test_objective_and_rp_agree_with_the_textbook_model(seed):
+@pytest.mark.parametrize("seed", [*range(8), 31])  # 31: WS was wrong before the start check
+def test_objective_rp_ws_and_evpi_agree_with_the_textbook_model(seed):
     p = random_problem(seed)
     options = settings_options(p)
     core = optimise(p, scenario_data(p), p.settings.risk_aversion, options)
     assert core.objective == pytest.approx(textbook(p, p.settings.risk_aversion), rel=1e-7)
-    rp = resilience_figures(p, core, options).rp
-    assert rp == pytest.approx(textbook(p, 0.0), rel=1e-7)
+    figures = resilience_figures(p, core, options)
+    rp = textbook(p, 0.0)
+    assert figures.rp == pytest.approx(rp, rel=1e-7)
+    ws = sum(sc.probability * textbook(alone(p, i), 0.0) for i, sc in enumerate(p.scenarios))
+    assert figures.ws == pytest.approx(ws, rel=1e-7)
+    assert figures.evpi == pytest.approx(rp - ws, rel=1e-6, abs=1e-3)
+
+
+def alone(p: Problem, i: int) -> Problem:
+    """Scenario i of p alone, with probability 1 (for WS)."""
+    sc = p.scenarios[i]
+    mine = [d for d in p.disruptions if d.scenario == sc.name]
+    return replace(p, scenarios=[replace(sc, probability=1.0)], disruptions=mine)
 
 
 @pytest.mark.parametrize("seed", range(8))
