@@ -205,7 +205,8 @@ _SHEET_XML = (
     '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
     '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
     '<sheetViews><sheetView workbookViewId="0"><pane ySplit="1" topLeftCell="A2" '
-    'activePane="bottomLeft" state="frozen"/></sheetView></sheetViews><sheetData>'
+    'activePane="bottomLeft" state="frozen"/></sheetView></sheetViews>'
+    '<cols><col min="1" max="16" width="16" customWidth="1"/></cols><sheetData>'
 )
 
 
@@ -263,9 +264,14 @@ def _write_sheet_xml(fh, rows: Iterable[Sequence], escape) -> None:
         return cell(v if isinstance(v, int | float | type(None)) else str(v))
 
     chunk: list[str] = []
+    n_rows = n_columns = 0
     for row in rows:
         chunk.append(f"<row>{''.join(map(cell, row))}</row>")
+        n_rows, n_columns = n_rows + 1, max(n_columns, len(row))
         if len(chunk) >= 10_000:
             fh.write("".join(chunk).encode())
             chunk.clear()
-    fh.write(("".join(chunk) + "</sheetData></worksheet>").encode())
+    end = "</sheetData>"
+    if n_rows and n_columns:  # a filter on the header, as on every other table
+        end += f'<autoFilter ref="A1:{get_column_letter(n_columns)}{n_rows}"/>'
+    fh.write(("".join(chunk) + end + "</worksheet>").encode())
