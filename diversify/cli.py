@@ -239,6 +239,26 @@ def _common_run_options(fn):
     return fn
 
 
+def _parallel_options(fn):
+    """--workers and --scheduler: where the parallel work runs (diversify.execution)."""
+    fn = click.option(
+        "--scheduler",
+        metavar="ADDRESS",
+        default=None,
+        help="Run the parallel work on a running Dask cluster (e.g. tcp://10.0.0.5:8786) "
+        "whose workers have diversify installed.",
+    )(fn)
+    fn = click.option(
+        "--workers",
+        type=click.IntRange(1, 256),
+        default=None,
+        help="Where the parallel work runs: 1 in this process, K > 1 in K local worker "
+        "processes. Default: decided by measurement (local workers, one per core, once "
+        "the work repays their start-up). The figures never depend on it.",
+    )(fn)
+    return fn
+
+
 SUMMARY_LINES = (
     ("objective_usd", "objective (expected + λ·CVaR)"),
     ("expected_cost_usd", "expected cost"),
@@ -290,14 +310,7 @@ def _finish(run, command: str, as_json: bool) -> None:
     default=None,
     help="Also write the core model as .lp or .mps (a folder: models/<name>.lp).",
 )
-@click.option(
-    "--workers",
-    type=click.IntRange(0, 64),
-    default=0,
-    show_default=True,
-    help="Worker processes for the re-solves of the figures (one per scenario, RP); "
-    "0: one per core when the core solve took over a second, else none.",
-)
+@_parallel_options
 @_common_run_options
 @debug_option
 @reported("solve")
@@ -305,7 +318,8 @@ def solve(
     input_path: Path,
     output: Path | None,
     export_model: Path | None,
-    workers: int,
+    workers: int | None,
+    scheduler: str | None,
     force: bool,
     verbose: bool,
     quiet: bool,
@@ -331,6 +345,7 @@ def solve(
             progress=progress,
             export_model=export_model,
             workers=workers,
+            scheduler=scheduler,
         )
     _finish(run, "solve", as_json)
 
@@ -451,6 +466,7 @@ def compare(
     show_default=True,
     help="Number of caps, from the unconstrained share down to 0 inclusive.",
 )
+@_parallel_options
 @_common_run_options
 @debug_option
 @reported("frontier")
@@ -459,6 +475,8 @@ def frontier(
     output: Path,
     target: str,
     points: int,
+    workers: int | None,
+    scheduler: str | None,
     force: bool,
     verbose: bool,
     quiet: bool,
@@ -488,6 +506,8 @@ def frontier(
             force=force,
             verbose=verbose,
             progress=progress,
+            workers=workers,
+            scheduler=scheduler,
         )
     _warn(f.warnings)
     for i, p in enumerate(f.points, start=1):

@@ -28,6 +28,7 @@ from diversify.engine import (
     settings_options,
 )
 from diversify.errors import DiversifyError, InputError, Issue, OutputExistsError
+from diversify.execution import Executor
 from diversify.planbook import read_plan_sheet, split_plan_workbook, write_plan_workbook
 from diversify.reader import RawWorkbook, load_raw, parse
 from diversify.results import Results, tabulate
@@ -73,26 +74,31 @@ def solve_workbook(
     progress: Progress = _quiet,
     with_figures: bool = True,
     export_model: Path | None = None,
-    workers: int = 0,
+    workers: int | None = None,
+    scheduler: str | None = None,
 ) -> Run:
-    """`diversify solve`: the optimal plan and every figure of SPEC §4.6."""
+    """`diversify solve`: the optimal plan and every figure of SPEC §4.6.
+
+    `workers` and `scheduler` say where the figures' re-solves run (diversify.execution;
+    neither: decided by measurement); the figures do not depend on them."""
     start = time.perf_counter()
     check_output(output, force, input_path)
-    progress("reading the workbook")
-    raw, problem = read_input(input_path)
-    scenarios = scenario_data(problem)
-    options = settings_options(problem, verbose)
-    if export_model is not None:
-        progress("exporting the model")
-        export_core_model(problem, scenarios, model_path(export_model, input_path))
-    progress("solving the plan")
-    core = optimise(problem, scenarios, problem.settings.risk_aversion, options)
-    broken = breaches(problem, core.plan, core.ordered)
-    if broken:  # the model and the checker disagree: a bug, never a planner's fault
-        raise DiversifyError("internal check failed, the plan breaks: " + "; ".join(broken))
-    figures = (
-        resilience_figures(problem, core, options, progress, workers) if with_figures else None
-    )
+    with Executor(workers, scheduler, verbose) as executor:  # a --scheduler is tried first
+        progress("reading the workbook")
+        raw, problem = read_input(input_path)
+        scenarios = scenario_data(problem)
+        options = settings_options(problem, verbose)
+        if export_model is not None:
+            progress("exporting the model")
+            export_core_model(problem, scenarios, model_path(export_model, input_path))
+        progress("solving the plan")
+        core = optimise(problem, scenarios, problem.settings.risk_aversion, options)
+        broken = breaches(problem, core.plan, core.ordered)
+        if broken:  # the model and the checker disagree: a bug, never a planner's fault
+            raise DiversifyError("internal check failed, the plan breaks: " + "; ".join(broken))
+        figures = (
+            resilience_figures(problem, core, options, progress, executor) if with_figures else None
+        )
     progress("explaining what the rules cost")
     why = explain(problem, core, options) if with_figures else None
     results = tabulate(problem, core, figures, explain=why)
@@ -197,15 +203,21 @@ def frontier_workbook(
     force: bool = False,
     verbose: bool = False,
     progress: Progress = _quiet,
+    workers: int | None = None,
+    scheduler: str | None = None,
 ):
-    """`diversify frontier`: cost against a cap on dependence on TARGET (any link)."""
+    """`diversify frontier`: cost against a cap on dependence on TARGET (any link).
+
+    The points are solved where `workers` and `scheduler` say (see `solve_workbook`)."""
     from diversify.frontier import trace_frontier, write_frontier_workbook
 
     start = time.perf_counter()
     check_output(output, force, input_path)
-    progress("reading the workbook")
-    _, problem = read_input(input_path)
-    frontier = trace_frontier(problem, target, points, settings_options(problem, verbose), progress)
+    with Executor(workers, scheduler, verbose) as executor:
+        progress("reading the workbook")
+        _, problem = read_input(input_path)
+        options = settings_options(problem, verbose)
+        frontier = trace_frontier(problem, target, points, options, progress, executor)
     if output is not None:
         progress("writing the frontier workbook")
         info = run_info(input_path, "frontier", start, problem)

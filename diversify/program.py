@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import math
 import os
-import signal
 import sys
+import time
 from dataclasses import dataclass, field, replace
 
 import highspy
@@ -146,9 +146,23 @@ def to_highs(program: Program, options: SolveOptions) -> highspy.Highs:
     h.setOptionValue("time_limit", float(options.time_limit_s))
     h.setOptionValue("mip_rel_gap", float(options.mip_gap))
     h.setOptionValue("random_seed", 0)
+    _use_threads(options.threads)
     if options.threads:
         h.setOptionValue("threads", options.threads)
     return h
+
+
+_scheduler_threads: list[int | None] = [None]  # what this process's HiGHS threads are
+
+
+def _use_threads(threads: int | None) -> None:
+    """HiGHS keeps one thread pool per process, sized by the first run, and refuses a
+    run asking for another size. Tasks ask for one thread wherever they run (so that
+    their results do not depend on where), the core solve for HiGHS's default: switch
+    the pool between them (never while a solve runs: a process solves one at a time)."""
+    if threads != _scheduler_threads[0]:
+        highspy.Highs.resetThreadScheduler(True)  # blocking: its threads end first
+        _scheduler_threads[0] = threads
 
 
 def run(
@@ -223,9 +237,44 @@ def rounded_relaxation(
     return (report, Solution(plan.col_value)), seconds
 
 
-def ignore_interrupts() -> None:
-    """In a worker process: leave Ctrl-C to the main process, which stops the workers."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+@dataclass
+class PlanTask:
+    """A plan to find, as plain data: the program, a MIP start (column indices and
+    values) and whether to try the rounded relaxation first (when there is no start)."""
+
+    program: Program
+    start: tuple[np.ndarray, np.ndarray] | None = None
+    try_rounding: bool = True
+
+
+def solve_plan(options: SolveOptions, task: PlanTask) -> tuple[SolveReport, Solution | None]:
+    """Find a plan: the rounded relaxation if it is within the gap, else the MIP (from
+    the start); the time limit holds for both together. A task of diversify.execution."""
+    shortcut, seconds = (None, 0.0)
+    if task.try_rounding:
+        shortcut, seconds = rounded_relaxation(task.program, options)
+    if shortcut:
+        report, solution = shortcut
+        if options.verbose:
+            print(f"diversify: {report.highs_status}; gap {report.mip_gap:.2e}", file=sys.stderr)
+        return report, solution
+    mip_options = replace(options, time_limit_s=max(options.time_limit_s - seconds, 1e-3))
+    t0 = time.perf_counter()
+    h = to_highs(task.program, mip_options)
+    handoff = time.perf_counter() - t0
+    report, solution = run(h, task.program.is_mip, task.start)
+    report.solve_seconds += seconds
+    report.handoff_seconds = handoff
+    return report, solution
+
+
+def solve_task(
+    options: SolveOptions, task: tuple[Program, tuple[np.ndarray, np.ndarray] | None]
+) -> tuple[SolveReport, Solution | None]:
+    """One solve as a task of diversify.execution: (program, MIP start) with the options
+    every task of the batch shares."""
+    program, start = task
+    return solve_program(program, options, start)
 
 
 def _status(status, has_plan: bool) -> str:
