@@ -243,7 +243,7 @@ class Executor:
         results: dict[str, list] = {}
         finished = 0
         where = f"on {self._cluster_workers()} workers"
-        for future in as_completed(futures):
+        for future in as_completed(futures, loop=client.loop):
             index = futures.index(future)
             try:
                 results[future.key] = future.result()
@@ -294,7 +294,10 @@ class Executor:
             threads_per_worker=1,
             processes=True,
             host="127.0.0.1",
-            dashboard_address="127.0.0.1:0" if self.verbose else None,
+            # its HTTP server listens anyway: on loopback, a free port; the dashboard
+            # pages only with --verbose
+            dashboard_address="127.0.0.1:0",
+            scheduler_kwargs={"dashboard": self.verbose},
             silence_logs=logging.WARNING if self.verbose else logging.ERROR,
         )
         try:
