@@ -128,6 +128,7 @@ def measure(size: str, points: int, samples: int, parts: set[str]) -> dict:
 
     tune_garbage_collection()
     out: dict = {"size": size, **SIZES[size], "cores": os.cpu_count()}
+    out |= {"points": points, "samples": samples}
     out["load_before"] = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="bench-parallel-") as tmp:
         book = Path(tmp) / "input.xlsx"

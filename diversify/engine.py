@@ -296,6 +296,9 @@ def resilience_figures(
     label = [f"scenario {w} alone (WS)" for w in names]
     warnings: list[str] = []
 
+    executor = executor or Executor(workers=1)
+    # the other re-solves take about the core solve's time or more (large: 4x)
+    executor.expect(core.report.solve_seconds)
     step(label[0])
     program, columns = scenario_alone(c, 0)
     first = _solved(
@@ -326,7 +329,7 @@ def resilience_figures(
         except InfeasibleError as exc:
             warnings.append(f"mean-value plan (EEV): {exc}; EEV and VSS are left blank")
 
-    done = (executor or Executor(workers=1)).map(
+    done = executor.map(
         highs_program.solve_task,
         list(tasks.values()),
         shared=replace(options, threads=1, verbose=False),

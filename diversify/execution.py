@@ -30,6 +30,7 @@ import logging
 import math
 import os
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -104,7 +105,8 @@ class Executor:
     A context manager: on the way out every task still pending is cancelled and the
     local cluster (if one was started) is shut down, its worker processes with it,
     whether the run ended normally, with an error or with Ctrl-C. The cluster is started
-    lazily, on the first `map` that uses it, and reused by every later `map`.
+    lazily, on the first `map` that uses it (or in the background by `expect`), and
+    reused by every later `map`.
     """
 
     def __init__(
@@ -125,6 +127,8 @@ class Executor:
         self._client = None
         self._cluster = None
         self._futures: list = []
+        self._starting: threading.Thread | None = None
+        self._start_error: BaseException | None = None
         self.where = "this process"  # for the run's metadata and the benchmarks
 
     # ------------------------------------------------------------ the context
@@ -139,6 +143,10 @@ class Executor:
 
     def close(self) -> None:
         """Cancel what is pending, close the client and stop a local cluster."""
+        try:
+            self._await_start()
+        except BaseException:  # noqa: BLE001 - a start that failed leaves nothing to stop
+            pass
         client, cluster, futures = self._client, self._cluster, self._futures
         self._client = self._cluster = None
         self._futures = []
@@ -154,6 +162,35 @@ class Executor:
                 cluster.close(timeout=10)
 
     # ------------------------------------------------------------ running tasks
+
+    def expect(self, total_seconds: float) -> None:
+        """About `total_seconds` of parallel work will follow: start the local cluster
+        it needs now, in the background, so that its start-up (~1-2 s) overlaps this
+        process's own work (the first scenario alone, the frontier's models) instead of
+        adding to it. With --workers K > 1 it starts whatever the estimate."""
+        if self.scheduler is not None or self._client is not None or self._starting:
+            return
+        workers = self.workers or decide(total_seconds, usable_cores())
+        if workers > 1:
+            self._starting = threading.Thread(
+                target=self._start_quietly, args=(workers,), name="diversify-cluster"
+            )
+            self._starting.start()
+
+    def _start_quietly(self, workers: int) -> None:
+        try:
+            self._start_local(workers)
+        except BaseException as exc:  # noqa: BLE001 - raised again where it is awaited
+            self._start_error = exc
+
+    def _await_start(self) -> None:
+        """Wait for a start begun by `expect`; raise its error, if any."""
+        if self._starting is not None:
+            self._starting.join()
+            self._starting = None
+        if self._start_error is not None:
+            exc, self._start_error = self._start_error, None
+            raise exc
 
     def map(
         self,
@@ -203,7 +240,8 @@ class Executor:
         """How many workers this map runs on (1: this process); starts the cluster."""
         if n <= 1:
             return 1
-        if self.scheduler is not None:
+        self._await_start()
+        if self._client is not None:  # a scheduler, or a local cluster already paid for
             return self._cluster_workers()
         workers = self.workers
         if workers is None:
@@ -298,7 +336,7 @@ class Executor:
             # pages only with --verbose
             dashboard_address="127.0.0.1:0",
             scheduler_kwargs={"dashboard": self.verbose},
-            silence_logs=logging.WARNING if self.verbose else logging.ERROR,
+            silence_logs=logging.WARNING if self.verbose else logging.CRITICAL,
         )
         try:
             client = Client(cluster, set_as_default=False)

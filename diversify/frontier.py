@@ -227,6 +227,8 @@ def trace_frontier(
         )
         return Frontier(problem, target, share0, points, None, warnings)
     caps = [share0 * (n_points - 1 - k) / (n_points - 1) for k in range(1, n_points)]
+    executor = executor or Executor(workers=1)
+    executor.expect(base.report.solve_seconds * len(caps))  # starts while models build
     built: list[tuple[Problem, Compiled]] = []
 
     def tasks() -> Iterator[PlanTask]:
@@ -239,7 +241,7 @@ def trace_frontier(
             built.append((p, c))
             yield task
 
-    solved = (executor or Executor(workers=1)).map(
+    solved = executor.map(
         solve_plan,
         tasks(),
         count=len(caps),
