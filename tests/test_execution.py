@@ -329,3 +329,51 @@ def test_verbose_names_where_the_work_runs_and_the_dashboard():
         ]
     assert any("local cluster of 2 worker processes" in line for line in lines)
     assert any("dashboard" in line for line in lines)
+
+
+@pytest.mark.slow
+def test_ctrl_c_on_the_command_line_writes_nothing_and_leaves_no_process(tmp_path):
+    """A real SIGINT to the command's process group, as a terminal sends it, while two
+    local workers solve the figures of an instance whose re-solves take seconds."""
+    spec = importlib.util.spec_from_file_location("benchmarks_generate", GENERATE)
+    generate = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generate)
+    book = generate.make_workbook(
+        tmp_path / "large.xlsx", suppliers=80, materials=8, years=20, scenarios=30, seed=0
+    )
+    out = tmp_path / "plan.xlsx"
+    proc = subprocess.Popen(
+        [BIN / "diversify", "solve", book, "-o", out, "--workers", "2", "--verbose"],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        for line in proc.stderr:  # HiGHS's log, then the cluster's line
+            if "local cluster of 2 worker processes" in line:
+                break
+        time.sleep(2.0)  # the workers are solving scenarios by now
+        assert proc.poll() is None
+        os.killpg(proc.pid, signal.SIGINT)
+        rest = proc.communicate(timeout=30)[1]
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, rest[-2000:]
+    assert "Interrupted: nothing was written." in rest
+    assert not out.exists()
+    time.sleep(1.0)
+    left = [
+        p
+        for p in psutil.process_iter(["pid", "status", "cmdline"])
+        if _session(p) == proc.pid and p.info["status"] != psutil.STATUS_ZOMBIE  # dead
+    ]
+    assert not left, [p.info["cmdline"] for p in left]
+
+
+def _session(p: psutil.Process) -> int | None:
+    try:
+        return os.getsid(p.pid)
+    except (ProcessLookupError, PermissionError):
+        return None
