@@ -229,9 +229,13 @@ def validate(input_path: Path, as_json: bool) -> None:
 
 def _common_run_options(fn):
     fn = click.option("--quiet", "-q", is_flag=True, help="No progress display.")(fn)
-    fn = click.option("--verbose", "-v", is_flag=True, help="Stream HiGHS's log to the terminal.")(
-        fn
-    )
+    fn = click.option(
+        "--verbose",
+        "-v",
+        is_flag=True,
+        help="Stream HiGHS's log to the terminal; name where the parallel work runs and "
+        "the Dask dashboard's address.",
+    )(fn)
     fn = click.option("--force", is_flag=True, help="Overwrite the output file if it exists.")(fn)
     fn = click.option(
         "--json", "as_json", is_flag=True, help="Print a JSON summary as the last line of stdout."
