@@ -43,9 +43,10 @@ T = TypeVar("T")
 
 CONNECT_TIMEOUT_S = 10.0  # a --scheduler that does not answer: exit 2 after this long
 # scheduling cost of one Dask task on the 2-vCPU benchmark machine (a no-op task, end
-# to end); tasks are batched to take at least 20 times that: overhead <= 5 %
+# to end: 1.5 ms idle, 2.5-3.8 ms loaded); tasks are batched to take at least 30 times
+# that: overhead <= 5 % even on a loaded machine
 TASK_OVERHEAD_S = 0.003
-MIN_TASK_S = 20 * TASK_OVERHEAD_S
+MIN_TASK_S = 30 * TASK_OVERHEAD_S
 # measured start-up + shut-down of a local cluster of 2 workers that import diversify's
 # solver (benchmarks/RESULTS.md, "Where the work runs"): ~1.2 s; the cluster must repay
 # it with room to spare, so K cores pay once the work W has W (1 - 1/K) >= 2 s
@@ -218,11 +219,8 @@ class Executor:
         total = count if count is not None else len(payloads)  # type: ignore[arg-type]
         items: Iterator[Any] = iter(payloads)
         done: list[T] = []
-        if seconds_each is None and total and self.scheduler is None and self.workers != 1:
-            progress(f"{label} 1/{total}")
-            t0 = time.perf_counter()
-            done.append(_call(fn, shared, next(items), f"{label} 1/{total}"))
-            seconds_each = time.perf_counter() - t0
+        if seconds_each is None and total and self.workers != 1:
+            seconds_each = self._time_a_few(fn, shared, items, total, done, progress, label)
         n = total - len(done)
         workers = self._workers_for(n, seconds_each)
         if workers <= 1 or n <= 1:
@@ -235,6 +233,23 @@ class Executor:
         return done + self._on_cluster(
             fn, items, n, shared, batch_size(n, seconds_each, workers), progress, label, meanwhile
         )
+
+    @staticmethod
+    def _time_a_few(fn, shared, items: Iterator[Any], total: int, done: list, progress, label):
+        """Run payloads here until MIN_TASK_S has passed (or all are done) and return
+        the time of one, the first left out: it pays HiGHS's and numpy's warm-up, and
+        taken alone it made batches of 3 where 30 were due (small LPs, 2.5 ms each)."""
+        t_first = started = time.perf_counter()
+        for k, payload in enumerate(items, start=1):
+            progress(f"{label} {k}/{total}")
+            done.append(_call(fn, shared, payload, f"{label} {k}/{total}"))
+            now = time.perf_counter()
+            if k == 1:
+                t_first = now
+            if now - started >= MIN_TASK_S or k == total:
+                break
+        k = len(done)
+        return (t_first - started) if k == 1 else (time.perf_counter() - t_first) / (k - 1)
 
     def _workers_for(self, n: int, seconds_each: float | None) -> int:
         """How many workers this map runs on (1: this process); starts the cluster."""
@@ -267,11 +282,14 @@ class Executor:
 
         client = self._client
         run_id = uuid.uuid4().hex[:8]
-        data = None if shared is None else client.scatter(shared, broadcast=True, hash=False)
-        futures, sizes = [], []
+        data = None  # scattered in a list: a tuple or list would be scattered item by item
+        if shared is not None:
+            data = client.scatter([shared], broadcast=True, hash=False)[0]
+        futures, sizes, index = [], [], {}
         while batch := list(islice(items, size)):
             key = f"diversify-{label.replace(' ', '-')}-{run_id}-{len(futures)}"
             futures.append(client.submit(_run_batch, fn, data, batch, key=key, pure=False))
+            index[key] = len(sizes)
             sizes.append(len(batch))
             self._futures.append(futures[-1])
         if data is not None:
@@ -282,12 +300,12 @@ class Executor:
         finished = 0
         where = f"on {self._cluster_workers()} workers"
         for future in as_completed(futures, loop=client.loop):
-            index = futures.index(future)
+            k = index[future.key]
             try:
                 results[future.key] = future.result()
             except Exception as exc:  # noqa: BLE001 - reported to the planner as TaskError
-                raise _task_error(f"{label} (batch {index + 1} of {len(futures)})", exc) from exc
-            finished += sizes[index]
+                raise _task_error(f"{label} (batch {k + 1} of {len(futures)})", exc) from exc
+            finished += sizes[k]
             progress(f"{label} {where}: {finished}/{n}")
         return [r for future in futures for r in results[future.key]]
 

@@ -19,3 +19,9 @@ def worker_pid(_: object) -> int:
 
 def fail(x: int) -> int:
     raise ValueError(f"no square for {x}")
+
+
+def offset_by(shared: tuple[int, int], x: int) -> int:
+    """The shared data arrives as it was given (a tuple, not scattered item by item)."""
+    assert isinstance(shared, tuple), type(shared)
+    return shared[0] * x + shared[1]

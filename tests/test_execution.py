@@ -166,7 +166,7 @@ def test_small_work_stays_here_and_large_work_takes_every_core():
 
 def test_small_tasks_are_batched_to_cover_their_scheduling():
     assert batch_size(30, 0.9, 2) == 1  # a MIP: one a task
-    assert batch_size(100_000, 0.002, 2) == 30  # 30 LPs of 2 ms: 60 ms a task
+    assert batch_size(100_000, 0.002, 2) == 45  # 45 LPs of 2 ms: 90 ms a task
     assert batch_size(40, 0.002, 2) == 5  # but 4 tasks a worker left to balance
     assert batch_size(10, None, 2) == 1
 
@@ -175,6 +175,13 @@ def test_in_process_results_come_in_order_with_the_shared_data():
     with Executor(workers=1) as ex:
         assert ex.map(dask_tasks.square_slowly, range(5), shared=0.0) == [0, 1, 4, 9, 16]
         assert ex.where == "this process"
+
+
+def test_without_an_estimate_a_few_tasks_are_timed_here_first():
+    with Executor(workers=2) as ex:  # 0.01 s each: 9 run here (0.09 s), the rest batched
+        assert ex.map(dask_tasks.square_slowly, range(40), shared=0.01) == [
+            x * x for x in range(40)
+        ]
 
 
 def test_workers_and_scheduler_together_are_a_usage_error():
@@ -214,6 +221,12 @@ def test_frontier_gives_the_same_points_here_and_on_a_scheduler(generated, sched
         runs[name].pop("output")
     assert len(runs["here"]["points"]) == 4
     assert runs["scheduler"] == runs["here"]
+
+
+def test_small_tasks_on_a_scheduler_are_batched_and_come_back_in_order(scheduler):
+    with Executor(scheduler=scheduler) as ex:
+        out = ex.map(dask_tasks.offset_by, range(500), shared=(3, 1), seconds_each=0.001)
+    assert out == [3 * x + 1 for x in range(500)]
 
 
 # ---------------------------------------------------------------- faults
