@@ -212,9 +212,10 @@ class Executor:
         a generator (then give `count`): on a cluster each is submitted as soon as it is
         made, so building payload k+1 here overlaps solving payload k there.
         `seconds_each` (an estimate of one task's time) sizes the batches and, without
-        --workers or --scheduler, decides where they run; unknown, the first payload is
-        run here and timed. `meanwhile` runs in this process while the workers solve
-        (first, when everything runs here). A task's error is raised as TaskError.
+        --workers or --scheduler, decides where they run; unknown, the first payloads
+        (MIN_TASK_S of them) are run here and timed. `meanwhile` runs in this process
+        while the workers solve (first, when everything runs here). A task's error is
+        raised as TaskError.
         """
         total = count if count is not None else len(payloads)  # type: ignore[arg-type]
         items: Iterator[Any] = iter(payloads)
