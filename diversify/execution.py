@@ -43,10 +43,10 @@ T = TypeVar("T")
 
 CONNECT_TIMEOUT_S = 10.0  # a --scheduler that does not answer: exit 2 after this long
 # scheduling cost of one Dask task on the 2-vCPU benchmark machine (a no-op task, end
-# to end: 1.5 ms idle, 2.5-3.8 ms loaded); tasks are batched to take at least 30 times
-# that: overhead <= 5 % even on a loaded machine
-TASK_OVERHEAD_S = 0.003
-MIN_TASK_S = 30 * TASK_OVERHEAD_S
+# to end: 1.5 ms idle, 2.5-7 ms under other runs' load); tasks are batched to take at
+# least 20 times the loaded cost: overhead <= 5 % even then
+TASK_OVERHEAD_S = 0.0075
+MIN_TASK_S = 20 * TASK_OVERHEAD_S
 # measured start-up + shut-down of a local cluster of 2 workers that import diversify's
 # solver (benchmarks/RESULTS.md, "Where the work runs"): ~1.2 s; the cluster must repay
 # it with room to spare, so K cores pay once the work W has W (1 - 1/K) >= 2 s

@@ -166,7 +166,7 @@ def test_small_work_stays_here_and_large_work_takes_every_core():
 
 def test_small_tasks_are_batched_to_cover_their_scheduling():
     assert batch_size(30, 0.9, 2) == 1  # a MIP: one a task
-    assert batch_size(100_000, 0.002, 2) == 45  # 45 LPs of 2 ms: 90 ms a task
+    assert batch_size(100_000, 0.002, 2) == 75  # 75 LPs of 2 ms: 150 ms a task
     assert batch_size(40, 0.002, 2) == 5  # but 4 tasks a worker left to balance
     assert batch_size(10, None, 2) == 1
 
@@ -178,7 +178,7 @@ def test_in_process_results_come_in_order_with_the_shared_data():
 
 
 def test_without_an_estimate_a_few_tasks_are_timed_here_first():
-    with Executor(workers=2) as ex:  # 0.01 s each: 9 run here (0.09 s), the rest batched
+    with Executor(workers=2) as ex:  # 0.01 s each: 15 run here (0.15 s), the rest batched
         assert ex.map(dask_tasks.square_slowly, range(40), shared=0.01) == [
             x * x for x in range(40)
         ]
