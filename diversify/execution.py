@@ -19,6 +19,12 @@ figures are the same to the last bit on one core, two workers or a cluster.
     with Executor(workers, scheduler, verbose) as executor:
         results = executor.map(solve_program, payloads, seconds_each=0.9)
 
+A new parallel job needs no more than that: `stress`, say, builds its plan's recovery
+LP here once and maps a top-level `hindsight(shared, sample)` over the samples with
+`shared=` that LP (in arrays) and no `seconds_each` (a few samples are timed here to
+size the batches); its command takes `--workers`/`--scheduler` (cli._parallel_options)
+and opens `with Executor(workers, scheduler, verbose)` in its pipeline function.
+
 Small tasks are batched (`batch_size`) so that scheduling (~1.5-3 ms a task, measured
 in benchmarks/RESULTS.md) stays under 5 % of the work; data every task needs is passed
 once as `shared` (scattered to each worker once, not shipped with every task).
