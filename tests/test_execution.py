@@ -184,9 +184,12 @@ def test_without_an_estimate_a_few_tasks_are_timed_here_first():
         ]
 
 
-def test_workers_and_scheduler_together_are_a_usage_error():
+def test_workers_and_scheduler_together_are_a_usage_error(ex2_path):
     with pytest.raises(UsageError):
         Executor(workers=2, scheduler="tcp://127.0.0.1:1")
+    r = run("solve", ex2_path, "--workers", "2", "--scheduler", "tcp://127.0.0.1:1")
+    assert r.exit_code == 2 and "not both" in r.stderr
+    assert run("frontier", ex2_path, "-o", "x.xlsx", "--workers", "0").exit_code == 2
 
 
 # ---------------------------------------------------------------- the same figures anywhere
