@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import os
 import sys
+import threading
 import time
 from dataclasses import dataclass, field, replace
 
@@ -153,16 +154,20 @@ def to_highs(program: Program, options: SolveOptions) -> highspy.Highs:
 
 
 _scheduler_threads: list[int | None] = [None]  # what this process's HiGHS threads are
+_scheduler_lock = threading.Lock()
 
 
 def _use_threads(threads: int | None) -> None:
     """HiGHS keeps one thread pool per process, sized by the first run, and refuses a
     run asking for another size. Tasks ask for one thread wherever they run (so that
     their results do not depend on where), the core solve for HiGHS's default: switch
-    the pool between them (never while a solve runs: a process solves one at a time)."""
-    if threads != _scheduler_threads[0]:
-        highspy.Highs.resetThreadScheduler(True)  # blocking: its threads end first
-        _scheduler_threads[0] = threads
+    the pool between them. Never while a solve runs: this process solves one program
+    at a time, and a Dask worker with several threads runs only tasks, which all ask
+    for one thread (the lock makes the first of them the only one to switch)."""
+    with _scheduler_lock:
+        if threads != _scheduler_threads[0]:
+            highspy.Highs.resetThreadScheduler(True)  # blocking: its threads end first
+            _scheduler_threads[0] = threads
 
 
 def run(
