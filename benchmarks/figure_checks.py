@@ -55,7 +55,7 @@ def main() -> None:
     core = engine.optimise(problem, scenario_data(problem), a.risk_aversion, options)
     core_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    engine.resilience_figures(problem, core, options, workers=1)
+    engine.resilience_figures(problem, core, options)
     figures_s = time.perf_counter() - t0
     print(
         json.dumps(

@@ -230,12 +230,36 @@ def validate(input_path: Path, as_json: bool) -> None:
 
 def _common_run_options(fn):
     fn = click.option("--quiet", "-q", is_flag=True, help="No progress display.")(fn)
-    fn = click.option("--verbose", "-v", is_flag=True, help="Stream HiGHS's log to the terminal.")(
-        fn
-    )
+    fn = click.option(
+        "--verbose",
+        "-v",
+        is_flag=True,
+        help="Stream HiGHS's log to the terminal; name where the parallel work runs and "
+        "the Dask dashboard's address.",
+    )(fn)
     fn = click.option("--force", is_flag=True, help="Overwrite the output file if it exists.")(fn)
     fn = click.option(
         "--json", "as_json", is_flag=True, help="Print a JSON summary as the last line of stdout."
+    )(fn)
+    return fn
+
+
+def _parallel_options(fn):
+    """--workers and --scheduler: where the parallel work runs (diversify.execution)."""
+    fn = click.option(
+        "--scheduler",
+        metavar="ADDRESS",
+        default=None,
+        help="Run the parallel work on a running Dask cluster (e.g. tcp://10.0.0.5:8786) "
+        "whose workers have diversify installed.",
+    )(fn)
+    fn = click.option(
+        "--workers",
+        type=click.IntRange(1, 256),
+        default=None,
+        help="Where the parallel work runs: 1 in this process, K > 1 in K local worker "
+        "processes. Default: decided by measurement (local workers, one per core, once "
+        "the work repays their start-up). The figures never depend on it.",
     )(fn)
     return fn
 
@@ -295,14 +319,7 @@ def _finish(run, command: str, as_json: bool) -> None:
     default=None,
     help="Also write the core model as .lp or .mps (a folder: models/<name>.lp).",
 )
-@click.option(
-    "--workers",
-    type=click.IntRange(0, 64),
-    default=0,
-    show_default=True,
-    help="Worker processes for the re-solves of the figures (one per scenario, RP); "
-    "0: one per core when the core solve took over a second, else none.",
-)
+@_parallel_options
 @_common_run_options
 @debug_option
 @reported("solve")
@@ -310,7 +327,8 @@ def solve(
     input_path: Path,
     output: Path | None,
     export_model: Path | None,
-    workers: int,
+    workers: int | None,
+    scheduler: str | None,
     force: bool,
     verbose: bool,
     quiet: bool,
@@ -336,6 +354,7 @@ def solve(
             progress=progress,
             export_model=export_model,
             workers=workers,
+            scheduler=scheduler,
         )
     _finish(run, "solve", as_json)
 
@@ -456,6 +475,7 @@ def compare(
     show_default=True,
     help="Number of caps, from the unconstrained share down to 0 inclusive.",
 )
+@_parallel_options
 @_common_run_options
 @debug_option
 @reported("frontier")
@@ -464,6 +484,8 @@ def frontier(
     output: Path,
     target: str,
     points: int,
+    workers: int | None,
+    scheduler: str | None,
     force: bool,
     verbose: bool,
     quiet: bool,
@@ -493,6 +515,8 @@ def frontier(
             force=force,
             verbose=verbose,
             progress=progress,
+            workers=workers,
+            scheduler=scheduler,
         )
     _warn(f.warnings)
     for i, p in enumerate(f.points, start=1):
@@ -592,19 +616,8 @@ def scenarios(
     help="Stress-test workbook to write.",
 )
 @_sampling_options(1000, 2)
-@click.option(
-    "--workers",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Worker processes for the hindsight recoveries (default: this process). "
-    "Accepted for the coming execution layer; the work runs here for now.",
-)
-@click.option(
-    "--scheduler",
-    default=None,
-    metavar="ADDRESS",
-    help="A running Dask scheduler to run on (accepted; the work runs here for now).",
-)
+@_parallel_options
+@click.option("--verbose", "-v", is_flag=True, help="Say where the work runs (the dashboard).")
 @click.option("--force", is_flag=True, help="Overwrite the output file if it exists.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress display.")
 @click.option(
@@ -619,6 +632,7 @@ def stress(
     seed: int,
     workers: int | None,
     scheduler: str | None,
+    verbose: bool,
     force: bool,
     quiet: bool,
     as_json: bool,
@@ -636,11 +650,14 @@ def stress(
     Examples:
       diversify stress outputs/plan.xlsx -o outputs/plan-stress.xlsx
       diversify stress outputs/plan.xlsx -o outputs/stress-10k.xlsx --samples 10000 --json
+      diversify stress outputs/plan.xlsx -o outputs/stress.xlsx --scheduler tcp://10.0.0.5:8786
     """
     from diversify.pipeline import stress_workbook
 
     with progress_display(quiet) as progress:
-        summary = stress_workbook(plan_path, output, samples, seed, force, progress)
+        summary = stress_workbook(
+            plan_path, output, samples, seed, force, progress, workers, scheduler, verbose
+        )
     lines = [f"stress: {samples:,} samples (seed {seed}) -> {output}"]
     for name in ("hindsight", "policy"):
         f = summary[name]

@@ -7,11 +7,6 @@ the least-cost plan, RP, EEV/VSS and WS/EVPI.
 
 from __future__ import annotations
 
-import multiprocessing
-import os
-import sys
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -34,8 +29,9 @@ from diversify.derive import (
     scenario_tree,
 )
 from diversify.errors import DiversifyError, InfeasibleError
+from diversify.execution import Executor
 from diversify.model import SourcingModel, Starts, build_model, plan_binaries
-from diversify.program import Program, Solution, rounded_relaxation, solve_program
+from diversify.program import Solution, solve_program
 from diversify.solver import SolveOptions, SolveReport, export_model, solve
 
 Plan = dict[tuple[str, str, int], float]  # (supplier, material, year) -> t
@@ -104,22 +100,44 @@ def optimise(
 
     `full=False`: only the plan and the objective (re-solves that need no more).
     Without a start, the rounded LP relaxation is tried first (`rounded_relaxation`).
+    The three steps are apart so that the middle one can run elsewhere (`frontier`).
     """
+    c, task = plan_task(problem, scenarios, risk_aversion, start)
+    report, solution = highs_program.solve_plan(options, task)
+    return conclude(problem, scenarios, options, c, report, solution, full)
+
+
+def plan_task(
+    problem: Problem,
+    scenarios: list[ScenarioData],
+    risk_aversion: float,
+    start: Outcome | None = None,
+) -> tuple[Compiled, highs_program.PlanTask]:
+    """The model built and compiled here, and what solving it needs as plain arrays
+    (the program, a MIP start from `start`'s plan, whether to try the rounding)."""
     tree = scenario_tree(scenarios, problem.years, problem.settings.recourse)
     sm = build_model(problem, scenarios, tree, risk_aversion)
     c = compile_sourcing(sm)
-    shortcut, seconds = (None, 0.0) if start else rounded_relaxation(c.program, options)
-    if shortcut:
-        report, solution = shortcut
-        report.compile_seconds = c.cm.compile_seconds
-        if options.verbose:
-            print(f"diversify: {report.highs_status}; gap {report.mip_gap:.2e}", file=sys.stderr)
-    else:  # the time limit holds for the two LPs and the MIP together
-        mip_options = replace(options, time_limit_s=max(options.time_limit_s - seconds, 1e-3))
-        report, _, solution = solve(
-            sm.model, mip_options, _start_values(sm, start) if start else None, c.cm, load=False
-        )
-        report.solve_seconds += seconds
+    arrays = None
+    if start:
+        pairs = [(j, v) for var, v in _start_values(sm, start) if (j := c.column(var)) is not None]
+        if pairs:
+            arrays = (np.array([j for j, _ in pairs]), np.array([v for _, v in pairs]))
+    return c, highs_program.PlanTask(c.program, arrays, try_rounding=not start)
+
+
+def conclude(
+    problem: Problem,
+    scenarios: list[ScenarioData],
+    options: SolveOptions,
+    c: Compiled,
+    report: SolveReport,
+    solution: Solution | None,
+    full: bool = True,
+) -> Outcome:
+    """The outcome of a solved `plan_task`; InfeasibleError (with the conflicting rules
+    named) when it found no plan."""
+    report.compile_seconds = c.cm.compile_seconds
     if report.status == "infeasible":
         raise InfeasibleError(diagnose(problem, scenarios, options))
     if not report.has_solution:
@@ -268,7 +286,7 @@ def resilience_figures(
     core: Outcome,
     options: SolveOptions,
     progress=None,
-    workers: int = 0,
+    executor: Executor | None = None,
 ) -> ResilienceFigures:
     """Least-cost plan, price/value of resilience, RP, EEV (VSS) and WS (EVPI).
 
@@ -276,9 +294,10 @@ def resilience_figures(
     core model's compiled arrays (diversify.compiled), so only the mean-value plan
     builds a model of its own. The first scenario alone goes first, from the core plan
     (which keeps every rule, so is feasible for all of them); its optimum is the
-    least-cost plan, and the other scenarios start from it. With `workers` > 1 those
-    run in worker processes while this one finds and costs the mean-value plan and
-    costs the least-cost plan (0: `auto_workers`).
+    least-cost plan, and the other scenarios start from it. They (and RP) are tasks of
+    `executor` (diversify.execution: here, or on Dask workers), solved with one HiGHS
+    thread wherever they run, so that the figures do not depend on where; meanwhile
+    this process finds and costs the mean-value plan and costs the least-cost plan.
     """
     step = progress or (lambda _label: None)
     c, names = core.compiled, core.scenario_names
@@ -286,6 +305,9 @@ def resilience_figures(
     label = [f"scenario {w} alone (WS)" for w in names]
     warnings: list[str] = []
 
+    executor = executor or Executor(workers=1)
+    # the other re-solves take about the core solve's time or more (large: 4x)
+    executor.expect(core.report.solve_seconds)
     step(label[0])
     program, columns = scenario_alone(c, 0)
     columns_of = {label[0]: columns}
@@ -320,9 +342,18 @@ def resilience_figures(
         except InfeasibleError as exc:
             warnings.append(f"mean-value plan (EEV): {exc}; EEV and VSS are left blank")
 
-    workers = workers or auto_workers(core, len(tasks))
-    done = _solve_all(tasks, options, workers, step, meanwhile)
-    solved = {label[0]: first} | {key: _solved(key, out, warnings) for key, out in done.items()}
+    done = executor.map(
+        highs_program.solve_task,
+        list(tasks.values()),
+        shared=replace(options, threads=1, verbose=False),
+        seconds_each=first[0].solve_seconds if first else core.report.solve_seconds,
+        progress=step,
+        label="re-solves",
+        meanwhile=meanwhile,
+    )
+    solved = {label[0]: first} | {
+        key: _solved(key, out, warnings) for key, out in zip(tasks, done, strict=True)
+    }
     optima = {w: _objective(solved[label[i]]) for i, w in enumerate(names)}
     ws = None
     if all(v is not None for v in optima.values()):
@@ -482,64 +513,6 @@ def _evaluate_plan(
     if solution is None:  # cannot happen: surplus and shortfall absorb any plan
         raise InfeasibleError(f"evaluating the plan failed: {report.highs_status}")
     return _outcome(c, report, full_values(c, columns, solution.col_value))
-
-
-def auto_workers(core: Outcome, tasks: int) -> int:
-    """Worker processes for the re-solves: one per usable core when the core solve took
-    long enough to repay starting them (~0.5 s each), else none."""
-    if core.report.solve_seconds < 1.0:
-        return 1
-    usable = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None  # Linux
-    cores = len(usable) if usable else (os.cpu_count() or 1)
-    return max(1, min(cores, 4, tasks))
-
-
-def _solve_all(tasks: dict[str, tuple[Program, tuple]], options, workers: int, step, meanwhile):
-    """Solve the programs, serially or in worker processes; `meanwhile` runs here."""
-    if workers <= 1 or len(tasks) <= 1:
-        meanwhile()
-        out = {}
-        for label, (program, start) in tasks.items():
-            step(label)
-            out[label] = solve_program(program, options, start)
-        return out
-    worker_options = replace(options, threads=1, verbose=False)
-    ctx = multiprocessing.get_context("spawn")  # HiGHS's threads do not survive a fork
-    pool = ProcessPoolExecutor(workers, ctx, initializer=highs_program.ignore_interrupts)
-    out: dict[str, tuple] = {}
-    pending = meanwhile
-    try:
-        futures: dict[str, Future] = {
-            label: pool.submit(highs_program.solve_program, program, worker_options, start)
-            for label, (program, start) in tasks.items()
-        }
-        meanwhile()
-        pending = lambda: None  # noqa: E731
-        for n, (label, future) in enumerate(futures.items(), start=1):
-            step(f"re-solves in {workers} processes: {n}/{len(futures)} ({label})")
-            out[label] = future.result()
-    except (BrokenProcessPool, OSError):  # a worker died or none could start: go on here
-        _stop(pool)
-        rest = {label: task for label, task in tasks.items() if label not in out}
-        return out | _solve_all(rest, options, 1, step, pending)
-    except BaseException:  # Ctrl-C, or an error here: the workers must not run on
-        _stop(pool)
-        raise
-    pool.shutdown()
-    return out
-
-
-def _stop(pool: ProcessPoolExecutor) -> None:
-    """Cancel what has not started and end the worker processes now."""
-    processes = list((getattr(pool, "_processes", None) or {}).values())  # before shutdown
-    pool.shutdown(wait=False, cancel_futures=True)
-    for process in processes:
-        process.terminate()
-    for process in processes:
-        process.join(timeout=5)
-        if process.is_alive():
-            process.kill()
-            process.join()
 
 
 def explain(problem: Problem, core: Outcome, options: SolveOptions) -> list[dict[str, object]]:

@@ -63,3 +63,10 @@ class InfeasibleError(DiversifyError):
     def __init__(self, message: str, status: str = "infeasible"):
         self.status = status
         super().__init__(message)
+
+
+class UsageError(DiversifyError):
+    """The command line asks for something that cannot be done (a scheduler that does
+    not answer, say): exit 2, as for bad input."""
+
+    exit_code = 2

@@ -17,7 +17,7 @@ that leaves no feasible plan is reported as such (and every tighter cap with it)
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -28,12 +28,15 @@ from openpyxl.chart.shapes import GraphicalProperties
 from openpyxl.styles import Font
 
 from diversify.checks import breaches
+from diversify.compiled import Compiled
 from diversify.data import Problem, Rule
 from diversify.derive import by_material_year, hits_offer, scenario_data
-from diversify.engine import Outcome, Plan, optimise
+from diversify.engine import Outcome, Plan, conclude, optimise, plan_task
 from diversify.errors import DiversifyError, InfeasibleError, InputError, Issue
 from diversify.excel_out import TITLE_FONT, safe_value, save_atomic, write_table
+from diversify.execution import Executor
 from diversify.model import BUY_THRESHOLD_T
+from diversify.program import PlanTask, Solution, SolveReport, solve_plan
 from diversify.solver import SolveOptions
 
 Progress = Callable[[str], None]
@@ -189,8 +192,10 @@ def trace_frontier(
     n_points: int,
     options: SolveOptions,
     progress: Progress = lambda _label: None,
+    executor: Executor | None = None,
 ) -> Frontier:
-    """Solve without a cap, then under caps from its share down to 0 (`n_points` in all)."""
+    """Solve without a cap, then under caps from its share down to 0 (`n_points` in all);
+    the capped points are tasks of `executor` (diversify.execution)."""
     if n_points < 2:
         raise InputError([Issue(None, None, "--points", "a frontier needs at least 2 points")])
     if not linked_suppliers(problem, target):
@@ -221,37 +226,59 @@ def trace_frontier(
             f"the unconstrained plan buys nothing linked to {target}: the frontier is one point"
         )
         return Frontier(problem, target, share0, points, None, warnings)
-    previous, blocked = base, False
-    for k in range(1, n_points):
-        cap = share0 * (n_points - 1 - k) / (n_points - 1)
+    caps = [share0 * (n_points - 1 - k) / (n_points - 1) for k in range(1, n_points)]
+    executor = executor or Executor(workers=1)
+    executor.expect(base.report.solve_seconds * len(caps))  # starts while models build
+    built: list[tuple[Problem, Compiled]] = []
+
+    def tasks() -> Iterator[PlanTask]:
+        """Each capped model built here (Pyomo), handed over as arrays; each starts
+        from the unconstrained plan scaled to its cap, so that no point waits for
+        another and every point is the same wherever it is solved."""
+        for cap in caps:
+            p = capped(problem, target, cap)
+            c, task = plan_task(p, scenarios, lam, feasible_start(p, base, target, cap))
+            built.append((p, c))
+            yield task
+
+    solved = executor.map(
+        solve_plan,
+        tasks(),
+        count=len(caps),
+        shared=replace(options, threads=1, verbose=False),
+        seconds_each=base.report.solve_seconds,
+        progress=lambda label: progress(f"{label} (caps on {target})"),
+        label="frontier points",
+    )
+    blocked = False
+    for cap, (p, c), (report, solution) in zip(caps, built, solved, strict=True):
         if blocked:
             points.append(
                 FrontierPoint(cap, "infeasible", message="a looser cap already had no plan")
             )
             continue
-        progress(f"cap {cap:.1%} on {target} ({k + 1}/{n_points})")
-        point = _solve_point(problem, target, cap, scenarios, lam, options, previous)
+        point = _point(problem, p, target, cap, scenarios, options, c, report, solution)
         points.append(point)
-        if point.outcome is not None:
-            previous = point.outcome
-        else:
+        if point.outcome is None:
             warnings.append(f"cap {cap:.1%} on {target}: {point.message}")
             blocked = point.status == "infeasible"  # a tighter cap only removes plans
     return Frontier(problem, target, share0, points, knee(points), warnings)
 
 
-def _solve_point(
+def _point(
     problem: Problem,
+    p: Problem,
     target: str,
     cap: float,
     scenarios,
-    lam: float,
     options: SolveOptions,
-    previous: Outcome,
+    c: Compiled,
+    report: SolveReport,
+    solution: Solution | None,
 ) -> FrontierPoint:
-    p = capped(problem, target, cap)
+    """One solved cap as a point of the frontier (`p`: the problem with the cap)."""
     try:
-        out = optimise(p, scenarios, lam, options, start=feasible_start(p, previous, target, cap))
+        out = conclude(p, scenarios, options, c, report, solution)
     except InfeasibleError as exc:
         label = cap_rule(problem, target, cap).label
         message = str(exc).replace(label, f"the frontier cap ({target} <= {cap:.1%})")

@@ -29,6 +29,7 @@ from diversify.engine import (
     substitution_savings,
 )
 from diversify.errors import DiversifyError, InputError, Issue, OutputExistsError
+from diversify.execution import Executor
 from diversify.planbook import read_plan, split_plan_workbook, write_plan_workbook
 from diversify.reader import RawWorkbook, load_raw, parse
 from diversify.results import Results, tabulate
@@ -74,26 +75,31 @@ def solve_workbook(
     progress: Progress = _quiet,
     with_figures: bool = True,
     export_model: Path | None = None,
-    workers: int = 0,
+    workers: int | None = None,
+    scheduler: str | None = None,
 ) -> Run:
-    """`diversify solve`: the optimal plan and every figure of SPEC §4.6."""
+    """`diversify solve`: the optimal plan and every figure of SPEC §4.6.
+
+    `workers` and `scheduler` say where the figures' re-solves run (diversify.execution;
+    neither: decided by measurement); the figures do not depend on them."""
     start = time.perf_counter()
     check_output(output, force, input_path)
-    progress("reading the workbook")
-    raw, problem = read_input(input_path)
-    scenarios = scenario_data(problem)
-    options = settings_options(problem, verbose)
-    if export_model is not None:
-        progress("exporting the model")
-        export_core_model(problem, scenarios, model_path(export_model, input_path))
-    progress("solving the plan")
-    core = optimise(problem, scenarios, problem.settings.risk_aversion, options)
-    broken = breaches(problem, core.plan, core.ordered, core.starts)
-    if broken:  # the model and the checker disagree: a bug, never a planner's fault
-        raise DiversifyError("internal check failed, the plan breaks: " + "; ".join(broken))
-    figures = (
-        resilience_figures(problem, core, options, progress, workers) if with_figures else None
-    )
+    with Executor(workers, scheduler, verbose) as executor:  # a --scheduler is tried first
+        progress("reading the workbook")
+        raw, problem = read_input(input_path)
+        scenarios = scenario_data(problem)
+        options = settings_options(problem, verbose)
+        if export_model is not None:
+            progress("exporting the model")
+            export_core_model(problem, scenarios, model_path(export_model, input_path))
+        progress("solving the plan")
+        core = optimise(problem, scenarios, problem.settings.risk_aversion, options)
+        broken = breaches(problem, core.plan, core.ordered, core.starts)
+        if broken:  # the model and the checker disagree: a bug, never a planner's fault
+            raise DiversifyError("internal check failed, the plan breaks: " + "; ".join(broken))
+        figures = (
+            resilience_figures(problem, core, options, progress, executor) if with_figures else None
+        )
     progress("explaining what the rules cost")
     why = explain(problem, core, options) if with_figures else None
     savings = substitution_savings(problem, core, scenarios, options)
@@ -221,15 +227,19 @@ def stress_workbook(
     seed: int = 2,
     force: bool = False,
     progress: Progress = _quiet,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    verbose: bool = False,
 ) -> dict[str, object]:
     """`diversify stress`: the plan of PLAN costed on N samples of its input's Risks
-    (SPEC §8); returns the JSON summary."""
+    (SPEC §8); returns the JSON summary. The hindsight LPs are tasks of an `Executor`
+    (here, local workers or a cluster: the figures never depend on it)."""
     import numpy as np
     import pandas as pd
 
     from diversify.compare import read_plan_book
     from diversify.risks import draw
-    from diversify.stress import figures, run_here, stress_costs
+    from diversify.stress import figures, run_hindsight, stress_costs
     from diversify.stressbook import EVENTS_HEADER, SAMPLES_HEADER, histogram, write_stress_workbook
 
     start = time.perf_counter()
@@ -241,15 +251,25 @@ def stress_workbook(
     drawn = draw(problem, samples, seed)
     clock = time.perf_counter()
 
-    def step(done: int, total: int) -> None:
-        spent = time.perf_counter() - clock
-        eta = spent / done * (total - done)
-        progress(f"hindsight recoveries: {done}/{total} chunks, about {eta:,.0f} s left")
+    def step(label: str) -> None:  # "... k/N": the time left from the pace so far
+        done, _, total = label.rpartition(" ")[2].partition("/")
+        if done.isdigit() and total.isdigit() and int(done) > 1:
+            spent = time.perf_counter() - clock
+            left = spent / (int(done) - 1) * (int(total) - int(done) + 1)
+            label += f", about {left:,.0f} s left"
+        progress(label)
 
     progress(f"costing the plan in {len(drawn.distinct):,} distinct samples")
-    costs = stress_costs(
-        problem, book.plan, drawn, lambda tasks: run_here(tasks, step), book.starts
-    )
+    with Executor(workers, scheduler, verbose) as executor:
+        costs = stress_costs(
+            problem,
+            book.plan,
+            drawn,
+            lambda tasks: executor.map(
+                run_hindsight, tasks, progress=step, label="hindsight recoveries"
+            ),
+            book.starts,
+        )
     alpha = problem.settings.cvar_alpha
     in_sample = book.summary.get("expected_cost_usd")
     summary: dict[str, object] = {
@@ -362,15 +382,21 @@ def frontier_workbook(
     force: bool = False,
     verbose: bool = False,
     progress: Progress = _quiet,
+    workers: int | None = None,
+    scheduler: str | None = None,
 ):
-    """`diversify frontier`: cost against a cap on dependence on TARGET (any link)."""
+    """`diversify frontier`: cost against a cap on dependence on TARGET (any link).
+
+    The points are solved where `workers` and `scheduler` say (see `solve_workbook`)."""
     from diversify.frontier import trace_frontier, write_frontier_workbook
 
     start = time.perf_counter()
     check_output(output, force, input_path)
-    progress("reading the workbook")
-    _, problem = read_input(input_path)
-    frontier = trace_frontier(problem, target, points, settings_options(problem, verbose), progress)
+    with Executor(workers, scheduler, verbose) as executor:
+        progress("reading the workbook")
+        _, problem = read_input(input_path)
+        options = settings_options(problem, verbose)
+        frontier = trace_frontier(problem, target, points, options, progress, executor)
     if output is not None:
         progress("writing the frontier workbook")
         info = run_info(input_path, "frontier", start, problem)

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import math
 import os
-import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass, field, replace
 
@@ -149,12 +149,29 @@ def to_highs(program: Program, options: SolveOptions) -> highspy.Highs:
     h.setOptionValue("time_limit", float(options.time_limit_s))
     h.setOptionValue("mip_rel_gap", float(options.mip_gap))
     h.setOptionValue("random_seed", 0)
+    _use_threads(options.threads)
     if options.threads:
         h.setOptionValue("threads", options.threads)
     return h
 
 
 OBJECTIVE_TOL = 1e-9  # relative: HiGHS's objective against the solution's own cost
+
+_scheduler_threads: list[int | None] = [None]  # what this process's HiGHS threads are
+_scheduler_lock = threading.Lock()
+
+
+def _use_threads(threads: int | None) -> None:
+    """HiGHS keeps one thread pool per process, sized by the first run, and refuses a
+    run asking for another size. Tasks ask for one thread wherever they run (so that
+    their results do not depend on where), the core solve for HiGHS's default: switch
+    the pool between them. Never while a solve runs: this process solves one program
+    at a time, and a Dask worker with several threads runs only tasks, which all ask
+    for one thread (the lock makes the first of them the only one to switch)."""
+    with _scheduler_lock:
+        if threads != _scheduler_threads[0]:
+            highspy.Highs.resetThreadScheduler(True)  # blocking: its threads end first
+            _scheduler_threads[0] = threads
 
 
 def run(
@@ -258,9 +275,40 @@ def rounded_relaxation(
     return (report, Solution(plan.col_value)), seconds
 
 
-def ignore_interrupts() -> None:
-    """In a worker process: leave Ctrl-C to the main process, which stops the workers."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+@dataclass
+class PlanTask:
+    """A plan to find, as plain data: the program, a MIP start (column indices and
+    values) and whether to try the rounded relaxation first (when there is no start)."""
+
+    program: Program
+    start: tuple[np.ndarray, np.ndarray] | None = None
+    try_rounding: bool = True
+
+
+def solve_plan(options: SolveOptions, task: PlanTask) -> tuple[SolveReport, Solution | None]:
+    """Find a plan: the rounded relaxation if it is within the gap, else the MIP (from
+    the start); the time limit holds for both together. A task of diversify.execution."""
+    shortcut, seconds = (None, 0.0)
+    if task.try_rounding:
+        shortcut, seconds = rounded_relaxation(task.program, options)
+    if shortcut:
+        report, solution = shortcut
+        if options.verbose:
+            print(f"diversify: {report.highs_status}; gap {report.mip_gap:.2e}", file=sys.stderr)
+        return report, solution
+    mip_options = replace(options, time_limit_s=max(options.time_limit_s - seconds, 1e-3))
+    report, solution = solve_program(task.program, mip_options, task.start)
+    report.solve_seconds += seconds
+    return report, solution
+
+
+def solve_task(
+    options: SolveOptions, task: tuple[Program, tuple[np.ndarray, np.ndarray] | None]
+) -> tuple[SolveReport, Solution | None]:
+    """One solve as a task of diversify.execution: (program, MIP start) with the options
+    every task of the batch shares."""
+    program, start = task
+    return solve_program(program, options, start)
 
 
 def _status(status, has_plan: bool) -> str:

@@ -390,6 +390,11 @@ class StressCosts:
 Runner = Callable[[list[HindsightTask]], list[tuple[np.ndarray, np.ndarray]]]
 
 
+def run_hindsight(task: HindsightTask) -> tuple[np.ndarray, np.ndarray]:
+    """One chunk of hindsight LPs: a task of diversify.execution (here or on a worker)."""
+    return task.run()
+
+
 def run_here(tasks: list[HindsightTask], progress: Callable[[int, int], None] | None = None):
     """Run the hindsight tasks in this process, in order."""
     out = []

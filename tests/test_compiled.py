@@ -10,7 +10,6 @@ tree and, for RP, λ > 0.
 from __future__ import annotations
 
 import importlib.util
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -130,78 +129,3 @@ def test_the_rounded_relaxation_is_kept_only_within_the_gap():
     assert refused is None and seconds >= 0
     refused, _ = rounded_relaxation(_tiny(10.0), SolveOptions(mip_gap=1e-4))  # 15 vs 5.5
     assert refused is None
-
-
-def _market_split(seed: int):
-    """Σ_j a_ij x_j = ⌊Σ_j a_ij / 2⌋, x binary: tiny, and minutes of branch and bound."""
-    import scipy.sparse as sp
-
-    from diversify.program import Program
-
-    a = np.random.default_rng(seed).integers(0, 100, size=(4, 36)).astype(float)
-    b = np.floor(a.sum(axis=1) / 2)
-    return Program(
-        cost=np.zeros(36),
-        offset=0.0,
-        matrix=sp.csc_matrix(a),
-        lower=np.zeros(36),
-        upper=np.ones(36),
-        row_lower=b,
-        row_upper=b,
-        integrality=np.ones(36, dtype=np.int32),
-    )
-
-
-def test_ctrl_c_while_workers_solve_stops_them():
-    import multiprocessing
-
-    from diversify.program import SolveOptions
-
-    tasks = {f"hard {i}": (_market_split(i), None) for i in range(3)}
-
-    def interrupted():
-        time.sleep(1.0)  # the workers are busy by now
-        raise KeyboardInterrupt
-
-    before = set(multiprocessing.active_children())
-    started = time.monotonic()
-    with pytest.raises(KeyboardInterrupt):
-        engine._solve_all(tasks, SolveOptions(time_limit_s=60), 2, lambda _: None, interrupted)
-    deadline = time.monotonic() + 2  # the pool's own thread may be reaping them still
-    while set(multiprocessing.active_children()) - before and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not set(multiprocessing.active_children()) - before
-    assert time.monotonic() - started < 4.5  # 1 s of work, then at once (no 5 s grace)
-
-
-def test_workers_that_cannot_start_leave_the_work_to_this_process(instance, monkeypatch):
-    from concurrent.futures import ProcessPoolExecutor
-
-    _, _, options, core = instance
-    tasks = {f"scenario {i}": (scenario_alone(core.compiled, i)[0], None) for i in range(2)}
-
-    def no_processes(self, *args, **kwargs):
-        raise OSError("no processes here")
-
-    monkeypatch.setattr(ProcessPoolExecutor, "submit", no_processes)
-    ran = []
-    out = engine._solve_all(tasks, options, 2, lambda _label: None, lambda: ran.append(1))
-    assert ran == [1] and set(out) == set(tasks)
-    assert all(report.has_solution for report, _ in out.values())
-
-
-def test_worker_count_follows_the_cores_and_the_core_solve(instance, monkeypatch):
-    from dataclasses import replace as copy
-
-    import diversify.engine as eng
-
-    _, _, _, core = instance
-    quick = copy(core, report=copy(core.report, solve_seconds=0.2))
-    slow = copy(core, report=copy(core.report, solve_seconds=5.0))
-    assert eng.auto_workers(quick, 30) == 1
-    monkeypatch.setattr(eng.os, "sched_getaffinity", lambda _pid: {0, 1}, raising=False)
-    assert eng.auto_workers(slow, 30) == 2
-    assert eng.auto_workers(slow, 1) == 1
-    monkeypatch.delattr(eng.os, "sched_getaffinity", raising=False)  # macOS, Windows
-    monkeypatch.setattr(eng.os, "cpu_count", lambda: 16)
-    assert eng.auto_workers(slow, 30) == 4

@@ -181,7 +181,7 @@ def check_every_figure(problem) -> None:
         for w in scenarios:
             assert _optimum(problem, [w.alone()], 0.0, options) is None, w.name
         return
-    figures = engine.resilience_figures(problem, core, options, workers=1)
+    figures = engine.resilience_figures(problem, core, options)
     for w in scenarios:
         own = _optimum(problem, [w.alone()], 0.0, options)
         _close(figures.scenario_optima[w.name], own, f"scenario {w.name} alone")
@@ -288,7 +288,7 @@ def test_a_start_whose_objective_highs_misreads_is_solved_again():
     report, _ = solve_program(program, options, engine._start(core.values, columns))
     own = engine.optimise(problem, scenarios, 0.0, options).objective
     assert report.objective == pytest.approx(own, rel=REL)
-    assert engine.resilience_figures(problem, core, options, workers=1).rp == pytest.approx(own)
+    assert engine.resilience_figures(problem, core, options).rp == pytest.approx(own)
 
 
 def test_highs_objective_is_checked_against_the_solution(monkeypatch):

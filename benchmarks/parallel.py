@@ -1,0 +1,315 @@
+"""Where the parallel work runs (diversify.execution): 1 against 2 workers.
+
+    python benchmarks/parallel.py [--size large] [--points 7] [--samples 100000]
+                                  [--only startup,figures,frontier,stress,solve]
+                                  [--out benchmarks/RESULTS.md]
+
+On one synthetic instance (`benchmarks/generate.py`, seed 0):
+
+* startup: a local cluster of 2 workers started, 2 tasks run, shut down (the cost the
+  rule of `execution.decide` must repay), and the scheduling cost of one task;
+* figures: `engine.resilience_figures` (every re-solve of SPEC §4.6) in this process
+  and on 2 local workers, the cluster's start-up included; the figures must be equal;
+* frontier: `frontier.trace_frontier` with --points points, likewise;
+* stress: --samples hindsight LPs, each the first scenario's recovery under the core
+  plan with its demand rows scaled by a sampled factor (0.8-1.2 per row): the shape
+  of `diversify stress`'s work (which another branch adds), through the same layer;
+* solve: `pipeline.solve_workbook` end to end with 2 workers, against the floor the
+  re-solves' own HiGHS time allows, 1 + Σ re-solve time / (workers × core time).
+
+The section between its markers in the output file is replaced; the rest is kept.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+BEGIN = "<!-- BEGIN PARALLEL (benchmarks/parallel.py) -->"
+END = "<!-- END PARALLEL -->"
+PARTS = ("startup", "figures", "frontier", "stress", "solve")
+
+
+def noop(x: int) -> int:
+    return x
+
+
+def hindsight(shared, seed: int) -> float:
+    """One sampled scenario's recovery LP under a fixed plan: its optimal cost."""
+    from diversify.program import solve_program
+
+    program, rows, options = shared
+    factor = np.random.default_rng(seed).uniform(0.8, 1.2, size=len(rows))
+    lower, upper = program.row_lower.copy(), program.row_upper.copy()
+    lower[rows] *= factor
+    upper[rows] *= factor
+    report, _ = solve_program(replace(program, row_lower=lower, row_upper=upper), options)
+    return report.objective
+
+
+class HighsTime:
+    """HiGHS's own time of the figures' re-solves, wherever they ran: the WS and RP
+    reports (`engine._solved`), the plan evaluations and the mean-value MIP here."""
+
+    def __init__(self) -> None:
+        from diversify import engine
+        from diversify import program as highs_program
+
+        self.seconds = 0.0
+        originals = {
+            (engine, "_solved"): engine._solved,
+            (engine, "_evaluate_plan"): engine._evaluate_plan,
+            (highs_program, "solve_plan"): highs_program.solve_plan,
+        }
+        self.originals = originals
+
+        def solved(label, result, warnings):
+            self.seconds += result[0].solve_seconds
+            return originals[(engine, "_solved")](label, result, warnings)
+
+        def evaluate_plan(*args, **kwargs):
+            out = originals[(engine, "_evaluate_plan")](*args, **kwargs)
+            self.seconds += out.report.solve_seconds
+            return out
+
+        def solve_plan(*args, **kwargs):
+            report, solution = originals[(highs_program, "solve_plan")](*args, **kwargs)
+            self.seconds += report.solve_seconds
+            return report, solution
+
+        self.wrappers = {
+            (engine, "_solved"): solved,
+            (engine, "_evaluate_plan"): evaluate_plan,
+            (highs_program, "solve_plan"): solve_plan,
+        }
+
+    def __enter__(self) -> HighsTime:
+        for (module, name), fn in self.wrappers.items():
+            setattr(module, name, fn)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for (module, name), fn in self.originals.items():
+            setattr(module, name, fn)
+
+
+def figures_key(f) -> tuple:
+    return (f.rp, f.eev, f.ws, f.price_of_resilience, f.value_of_resilience, f.scenario_optima)
+
+
+def frontier_key(frontier) -> list:
+    keep = ("objective_usd", "expected_cost_usd", "cvar_usd", "expected_shortfall_t")
+    return [(p.cap, p.status, *(p.figure(k) for k in keep)) for p in frontier.points]
+
+
+def measure(size: str, points: int, samples: int, parts: set[str]) -> dict:
+    sys.path.insert(0, str(HERE))
+    from generate import make_workbook
+    from run import SIZES
+
+    from diversify import engine, pipeline
+    from diversify.cli import tune_garbage_collection
+    from diversify.compiled import FIRST_STAGE, scenario_alone
+    from diversify.derive import scenario_data
+    from diversify.execution import Executor
+    from diversify.frontier import trace_frontier
+    from diversify.reader import read_problem
+
+    tune_garbage_collection()
+    out: dict = {"size": size, **SIZES[size], "cores": os.cpu_count()}
+    out |= {"points": points, "samples": samples}
+    out["load_before"] = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory(prefix="bench-parallel-") as tmp:
+        book = Path(tmp) / "input.xlsx"
+        make_workbook(book, **SIZES[size], seed=0, time_limit_s=300.0, mip_gap=1e-4)
+        problem = read_problem(book)
+        options = engine.settings_options(problem)
+        scenarios = scenario_data(problem)
+
+        if "startup" in parts:
+            t0 = time.perf_counter()
+            subprocess.run([sys.executable, "-c", "import distributed"], check=True)
+            out["import_distributed_s"] = time.perf_counter() - t0
+            cycles = []
+            for _ in range(3):
+                t0 = time.perf_counter()
+                with Executor(workers=2) as ex:
+                    ex.map(noop, range(2), seconds_each=10.0)
+                    started = time.perf_counter()
+                    n = 2000
+                    ex.map(noop, range(n), seconds_each=10.0)  # one task each
+                    per_task = (time.perf_counter() - started) / n
+                cycles.append((time.perf_counter() - t0 - per_task * n, per_task))
+            out["cluster_cycle_s"] = statistics.median(c[0] for c in cycles)
+            out["task_overhead_ms"] = 1e3 * statistics.median(c[1] for c in cycles)
+            print(f"startup: {out['cluster_cycle_s']:.2f} s", file=sys.stderr)
+
+        core = None
+        if parts & {"figures", "stress"}:
+            t0 = time.perf_counter()
+            core = engine.optimise(problem, scenarios, problem.settings.risk_aversion, options)
+            out["core_wall_s"] = time.perf_counter() - t0
+            out["core_highs_s"] = core.report.solve_seconds
+
+        if "figures" in parts:
+            keys = {}
+            for workers in (1, 2):
+                with HighsTime() as highs:
+                    t0 = time.perf_counter()
+                    with Executor(workers=workers) as ex:
+                        figures = engine.resilience_figures(problem, core, options, executor=ex)
+                    out[f"figures_{workers}w_s"] = time.perf_counter() - t0
+                out[f"figures_{workers}w_highs_s"] = highs.seconds
+                keys[workers] = figures_key(figures)
+                print(
+                    f"figures, {workers} worker(s): {out[f'figures_{workers}w_s']:.1f} s",
+                    file=sys.stderr,
+                )
+            out["figures_equal"] = keys[1] == keys[2]
+            out["figures_speedup"] = out["figures_1w_s"] / out["figures_2w_s"]
+
+        if "frontier" in parts:
+            keys = {}
+            for workers in (1, 2):
+                t0 = time.perf_counter()
+                with Executor(workers=workers) as ex:
+                    f = trace_frontier(problem, "China", points, options, executor=ex)
+                out[f"frontier_{workers}w_s"] = time.perf_counter() - t0
+                keys[workers] = frontier_key(f)
+                out["frontier_highs_s"] = sum(p.figure("solve_seconds") or 0 for p in f.points)
+                print(
+                    f"frontier, {workers} worker(s): {out[f'frontier_{workers}w_s']:.1f} s",
+                    file=sys.stderr,
+                )
+            out["frontier_equal"] = keys[1] == keys[2]
+            out["frontier_speedup"] = out["frontier_1w_s"] / out["frontier_2w_s"]
+
+        if "stress" in parts:
+            c = core.compiled
+            program, columns = scenario_alone(c, 0)
+            first = np.flatnonzero(c.column_node[columns] == FIRST_STAGE)
+            lp = program.with_fixed(first, core.values[columns[first]])
+            lp = replace(lp, integrality=np.zeros_like(lp.integrality))
+            rows = np.flatnonzero(np.isfinite(lp.row_lower) & (lp.row_lower > 0))
+            shared = (lp, rows, replace(options, threads=1))
+            keys = {}
+            for workers in (1, 2):
+                t0 = time.perf_counter()
+                with Executor(workers=workers) as ex:
+                    keys[workers] = ex.map(hindsight, range(samples), shared=shared)
+                out[f"stress_{workers}w_s"] = time.perf_counter() - t0
+                print(
+                    f"stress, {workers} worker(s): {out[f'stress_{workers}w_s']:.1f} s",
+                    file=sys.stderr,
+                )
+            out["stress_lp"] = {"columns": len(lp.cost), "rows": len(lp.row_lower)}
+            out["stress_equal"] = keys[1] == keys[2]
+            out["stress_speedup"] = out["stress_1w_s"] / out["stress_2w_s"]
+
+        if "solve" in parts:
+            with HighsTime() as highs:
+                t0 = time.perf_counter()
+                run = pipeline.solve_workbook(book, Path(tmp) / "plan.xlsx", workers=2)
+                out["solve_2w_s"] = time.perf_counter() - t0
+            core_s = run.results.summary["solve_seconds"]
+            resolves = highs.seconds - core_s  # the core solve went through solve_plan too
+            out["solve_core_highs_s"] = core_s
+            out["solve_resolves_highs_s"] = resolves
+            out["solve_ratio"] = out["solve_2w_s"] / core_s
+            out["solve_floor"] = 1 + resolves / (2 * core_s)
+            print(f"solve, 2 workers: {out['solve_2w_s']:.1f} s", file=sys.stderr)
+    out["load_after"] = os.getloadavg()[0]
+    return out
+
+
+def _f(value, digits: int = 1) -> str:
+    return "–" if value is None else f"{value:,.{digits}f}"
+
+
+def render(r: dict) -> str:
+    lines = [
+        BEGIN,
+        "",
+        "## Where the work runs: 1 against 2 workers (diversify.execution on Dask)",
+        "",
+        f"Instance {r['size']} ({r['suppliers']}×{r['materials']}×{r['years']}×"
+        f"{r['scenarios']}), {r['cores']} cores; load average {r['load_before']:.2f} before, "
+        f"{r['load_after']:.2f} after. Times are wall-clock seconds and include the local "
+        "cluster's start-up and shut-down.",
+        "",
+        "| job | 1 worker (this process) | 2 local workers | speed-up | same figures |",
+        "|---|---|---|---|---|",
+    ]
+    for key, label in (
+        ("figures", "figures of SPEC §4.6 (every re-solve)"),
+        ("frontier", "frontier, {points} points"),
+        ("stress", "stress-shaped: {samples:,} hindsight LPs"),
+    ):
+        if f"{key}_1w_s" in r:
+            lines.append(
+                f"| {label.format(**r)} | {_f(r[f'{key}_1w_s'])} | {_f(r[f'{key}_2w_s'])} | "
+                f"{r[f'{key}_speedup']:.2f}× | {'yes' if r[f'{key}_equal'] else 'NO'} |"
+            )
+    if "stress_lp" in r:
+        lp = r["stress_lp"]
+        lines += ["", f"Each hindsight LP: {lp['columns']} columns, {lp['rows']} rows."]
+    if "cluster_cycle_s" in r:
+        lines += [
+            "",
+            f"Local cluster of 2 workers, started, 2 tasks, shut down: "
+            f"{r['cluster_cycle_s']:.2f} s (median of 3); `import distributed` in a fresh "
+            f"process {r['import_distributed_s']:.2f} s; scheduling cost of one task "
+            f"{r['task_overhead_ms']:.2f} ms.",
+        ]
+    if "solve_2w_s" in r:
+        ratio, floor = r["solve_ratio"], r["solve_floor"]
+        lines += [
+            "",
+            f"`solve` with every figure, 2 workers: {r['solve_2w_s']:.1f} s end to end = "
+            f"{ratio:.2f}× the core solve's HiGHS time ({r['solve_core_highs_s']:.1f} s). "
+            f"Floor 1 + Σ re-solve / (2 × core) = 1 + {r['solve_resolves_highs_s']:.1f} / "
+            f"(2 × {r['solve_core_highs_s']:.1f}) = {floor:.2f}×: "
+            f"{100 * (ratio / floor - 1):+.0f} % of it.",
+        ]
+    lines += ["", END]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    sys.path.insert(0, str(HERE))
+    from run import replace_section
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--size", default="large")
+    ap.add_argument("--points", type=int, default=7)
+    ap.add_argument("--samples", type=int, default=100_000)
+    ap.add_argument("--only", default=",".join(PARTS))
+    ap.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
+    ap.add_argument("--json", type=Path, help="also write the raw measurements here")
+    ap.add_argument("--render", type=Path, help="only render these raw measurements")
+    a = ap.parse_args(argv)
+    parts = {p.strip() for p in a.only.split(",") if p.strip()}
+    if a.render:
+        r = json.loads(a.render.read_text())
+    else:
+        r = measure(a.size, a.points, a.samples, parts)
+    if a.json:
+        a.json.write_text(json.dumps(r, indent=1))
+    replace_section(a.out, BEGIN, END, render(r))
+    print(render(r))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

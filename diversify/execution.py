@@ -1,0 +1,427 @@
+"""Where the parallel work runs: in this process, a local Dask cluster, or a running one.
+
+Every embarrassingly parallel job of diversify (the re-solves of SPEC §4.6, the points
+of `frontier`, the hindsight LPs of `stress`) is a list of tasks: a top-level function
+and the plain data it needs (numpy and scipy arrays, a `Program`), never a live Pyomo or
+solver object. This module alone decides where they run (STYLE: "one small layer decides
+where tasks run, and nothing else in the code knows"):
+
+* `workers=1`: every task in this process, in order;
+* `workers=K > 1`: a local cluster of K single-threaded worker processes on 127.0.0.1;
+* `scheduler=ADDRESS`: a running Dask cluster whose workers have diversify installed;
+* neither: by measurement (`decide`): in this process when the work is small, a local
+  cluster of one worker per core when it repays the cluster's start-up.
+
+Whatever runs them, the results come back in the order of the payloads, and a task's
+result depends on its payload alone (HiGHS with one thread and a fixed seed), so the
+figures are the same to the last bit on one core, two workers or a cluster.
+
+    with Executor(workers, scheduler, verbose) as executor:
+        results = executor.map(solve_program, payloads, seconds_each=0.9)
+
+A new parallel job needs no more than that: `stress`, say, builds its plan's recovery
+LP here once and maps a top-level `hindsight(shared, sample)` over the samples with
+`shared=` that LP (in arrays) and no `seconds_each` (a few samples are timed here to
+size the batches); its command takes `--workers`/`--scheduler` (cli._parallel_options)
+and opens `with Executor(workers, scheduler, verbose)` in its pipeline function.
+
+Small tasks are batched (`batch_size`) so that scheduling (~1.5-3 ms a task, measured
+in benchmarks/RESULTS.md) stays under 5 % of the work; data every task needs is passed
+once as `shared` (scattered to each worker once, not shipped with every task).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from itertools import islice
+from typing import Any, TypeVar
+
+from diversify.errors import DiversifyError, UsageError
+
+T = TypeVar("T")
+
+CONNECT_TIMEOUT_S = 10.0  # a --scheduler that does not answer: exit 2 after this long
+# scheduling cost of one Dask task on the 2-vCPU benchmark machine (a no-op task, end
+# to end: 1.5 ms idle, 2.5-7 ms under other runs' load); tasks are batched to take at
+# least 20 times the loaded cost: overhead <= 5 % even then
+TASK_OVERHEAD_S = 0.0075
+MIN_TASK_S = 20 * TASK_OVERHEAD_S
+# measured start-up + shut-down of a local cluster of 2 workers that import diversify's
+# solver (benchmarks/RESULTS.md, "Where the work runs"): ~1.2 s; the cluster must repay
+# it with room to spare, so K cores pay once the work W has W (1 - 1/K) >= 2 s
+LOCAL_CLUSTER_COST_S = 1.2
+PAYS_AFTER_S = 2.0
+
+
+class TaskError(DiversifyError):
+    """A task failed where it ran; the original error (and its traceback) is the cause."""
+
+    exit_code = 1
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (the affinity mask where the OS has one)."""
+    usable = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None  # Linux
+    return len(usable) if usable else (os.cpu_count() or 1)
+
+
+def decide(total_seconds: float, cores: int) -> int:
+    """Workers for `total_seconds` of parallel work when the planner did not say: a
+    local cluster of one worker per core once the time it saves, W (1 - 1/K), reaches
+    PAYS_AFTER_S (its start-up and shut-down, ~1.2 s, with room for a misestimate);
+    1 (this process) otherwise."""
+    if cores < 2 or total_seconds * (1 - 1 / cores) < PAYS_AFTER_S:
+        return 1
+    return cores
+
+
+def batch_size(n_tasks: int, seconds_each: float | None, workers: int) -> int:
+    """Payloads per Dask task: enough that a task takes MIN_TASK_S, but never so many
+    that fewer than 4 tasks per worker are left to balance the load."""
+    if not seconds_each or seconds_each >= MIN_TASK_S or n_tasks <= workers:
+        return 1
+    balance = max(1, n_tasks // (4 * workers))
+    return max(1, min(math.ceil(MIN_TASK_S / seconds_each), balance))
+
+
+def _run_batch(fn: Callable[..., Any], shared: Any, payloads: list) -> list:
+    """One Dask task: the function over a batch of payloads (top level: picklable)."""
+    if shared is None:
+        return [fn(p) for p in payloads]
+    return [fn(shared, p) for p in payloads]
+
+
+def _quiet(_label: str) -> None:
+    pass
+
+
+def _stderr(text: str) -> None:
+    print(f"diversify: {text}", file=sys.stderr)
+
+
+class Executor:
+    """Runs lists of tasks here or on Dask; owns the local cluster it starts.
+
+    A context manager: on the way out every task still pending is cancelled and the
+    local cluster (if one was started) is shut down, its worker processes with it,
+    whether the run ended normally, with an error or with Ctrl-C. The cluster is started
+    lazily, on the first `map` that uses it (or in the background by `expect`), and
+    reused by every later `map`.
+    """
+
+    def __init__(
+        self,
+        workers: int | None = None,
+        scheduler: str | None = None,
+        verbose: bool = False,
+        log: Callable[[str], None] = _stderr,
+    ) -> None:
+        if workers is not None and workers < 1:
+            raise UsageError(f"--workers must be 1 or more, not {workers}")
+        if workers is not None and scheduler is not None:
+            raise UsageError("give --workers or --scheduler, not both")
+        self.workers = workers
+        self.scheduler = scheduler
+        self.verbose = verbose
+        self.log = log
+        self._client = None
+        self._cluster = None
+        self._futures: list = []
+        self._starting: threading.Thread | None = None
+        self._start_error: BaseException | None = None
+        self.where = "this process"  # for the run's metadata and the benchmarks
+
+    # ------------------------------------------------------------ the context
+
+    def __enter__(self) -> Executor:
+        if self.scheduler is not None:  # fail fast: before any solve, not after it
+            self._connect(self.scheduler)
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Cancel what is pending, close the client and stop a local cluster."""
+        try:
+            self._await_start()
+        except BaseException:  # noqa: BLE001 - a start that failed leaves nothing to stop
+            pass
+        client, cluster, futures = self._client, self._cluster, self._futures
+        self._client = self._cluster = None
+        self._futures = []
+        try:
+            if client is not None and futures:
+                client.cancel(futures, force=True)
+        except Exception:  # noqa: BLE001 - the scheduler may be gone already
+            pass
+        finally:
+            if client is not None:
+                client.close(timeout=5)
+            if cluster is not None:
+                cluster.close(timeout=10)
+
+    # ------------------------------------------------------------ running tasks
+
+    def expect(self, total_seconds: float) -> None:
+        """About `total_seconds` of parallel work will follow: start the local cluster
+        it needs now, in the background, so that its start-up (~1-2 s) overlaps this
+        process's own work (the first scenario alone, the frontier's models) instead of
+        adding to it. With --workers K > 1 it starts whatever the estimate."""
+        if self.scheduler is not None or self._client is not None or self._starting:
+            return
+        workers = self.workers or decide(total_seconds, usable_cores())
+        if workers > 1:
+            self._starting = threading.Thread(
+                target=self._start_quietly, args=(workers,), name="diversify-cluster"
+            )
+            self._starting.start()
+
+    def _start_quietly(self, workers: int) -> None:
+        try:
+            self._start_local(workers)
+        except BaseException as exc:  # noqa: BLE001 - raised again where it is awaited
+            self._start_error = exc
+
+    def _await_start(self) -> None:
+        """Wait for a start begun by `expect`; raise its error, if any."""
+        if self._starting is not None:
+            self._starting.join()
+            self._starting = None
+        if self._start_error is not None:
+            exc, self._start_error = self._start_error, None
+            raise exc
+
+    def map(
+        self,
+        fn: Callable[..., T],
+        payloads: Iterable[Any],
+        *,
+        count: int | None = None,
+        shared: Any = None,
+        seconds_each: float | None = None,
+        progress: Callable[[str], None] = _quiet,
+        label: str = "tasks",
+        meanwhile: Callable[[], None] | None = None,
+    ) -> list[T]:
+        """[fn(p) for p in payloads] (fn(shared, p) with `shared`), in payload order.
+
+        `fn` must be a top-level function of an installed module and the payloads plain
+        data: they may run in another process or on another machine. `payloads` may be
+        a generator (then give `count`): on a cluster each is submitted as soon as it is
+        made, so building payload k+1 here overlaps solving payload k there.
+        `seconds_each` (an estimate of one task's time) sizes the batches and, without
+        --workers or --scheduler, decides where they run; unknown, the first payloads
+        (MIN_TASK_S of them) are run here and timed. `meanwhile` runs in this process
+        while the workers solve (first, when everything runs here). A task's error is
+        raised as TaskError.
+        """
+        total = count if count is not None else len(payloads)  # type: ignore[arg-type]
+        items: Iterator[Any] = iter(payloads)
+        done: list[T] = []
+        if seconds_each is None and total and self.workers != 1:
+            seconds_each = self._time_a_few(fn, shared, items, total, done, progress, label)
+        n = total - len(done)
+        workers = self._workers_for(n, seconds_each)
+        if workers <= 1 or n <= 1:
+            if meanwhile is not None:
+                meanwhile()
+            for k, payload in enumerate(items, start=len(done) + 1):
+                progress(f"{label} {k}/{total}")
+                done.append(_call(fn, shared, payload, f"{label} {k}/{total}"))
+            return done
+        return done + self._on_cluster(
+            fn, items, n, shared, batch_size(n, seconds_each, workers), progress, label, meanwhile
+        )
+
+    @staticmethod
+    def _time_a_few(fn, shared, items: Iterator[Any], total: int, done: list, progress, label):
+        """Run payloads here until MIN_TASK_S has passed (or all are done) and return
+        the time of one, the first left out: it pays HiGHS's and numpy's warm-up, and
+        taken alone it made batches of 3 where 30 were due (small LPs, 2.5 ms each)."""
+        t_first = started = time.perf_counter()
+        for k, payload in enumerate(items, start=1):
+            progress(f"{label} {k}/{total}")
+            done.append(_call(fn, shared, payload, f"{label} {k}/{total}"))
+            now = time.perf_counter()
+            if k == 1:
+                t_first = now
+            if now - started >= MIN_TASK_S or k == total:
+                break
+        k = len(done)
+        return (t_first - started) if k == 1 else (time.perf_counter() - t_first) / (k - 1)
+
+    def _workers_for(self, n: int, seconds_each: float | None) -> int:
+        """How many workers this map runs on (1: this process); starts the cluster."""
+        if n <= 1:
+            return 1
+        self._await_start()
+        if self._client is not None:  # a scheduler, or a local cluster already paid for
+            return self._cluster_workers()
+        workers = self.workers
+        if workers is None:
+            workers = decide(n * (seconds_each or 0.0), usable_cores())
+        if workers <= 1:
+            return 1
+        if self._client is None:
+            self._start_local(workers)
+        return self._cluster_workers()
+
+    def _on_cluster(
+        self,
+        fn: Callable[..., T],
+        items: Iterator[Any],
+        n: int,
+        shared: Any,
+        size: int,
+        progress: Callable[[str], None],
+        label: str,
+        meanwhile: Callable[[], None] | None,
+    ) -> list[T]:
+        from distributed import as_completed
+
+        client = self._client
+        run_id = uuid.uuid4().hex[:8]
+        data = None  # scattered in a list: a tuple or list would be scattered item by item
+        if shared is not None:
+            data = client.scatter([shared], broadcast=True, hash=False)[0]
+        futures, sizes, index = [], [], {}
+        while batch := list(islice(items, size)):
+            key = f"diversify-{label.replace(' ', '-')}-{run_id}-{len(futures)}"
+            futures.append(client.submit(_run_batch, fn, data, batch, key=key, pure=False))
+            index[key] = len(sizes)
+            sizes.append(len(batch))
+            self._futures.append(futures[-1])
+        if data is not None:
+            self._futures.append(data)
+        if meanwhile is not None:
+            meanwhile()
+        results: dict[str, list] = {}
+        finished = 0
+        where = f"on {self._cluster_workers()} workers"
+        for future in as_completed(futures, loop=client.loop):
+            k = index[future.key]
+            try:
+                results[future.key] = future.result()
+            except Exception as exc:  # noqa: BLE001 - reported to the planner as TaskError
+                raise _task_error(f"{label} (batch {k + 1} of {len(futures)})", exc) from exc
+            finished += sizes[k]
+            progress(f"{label} {where}: {finished}/{n}")
+        return [r for future in futures for r in results[future.key]]
+
+    # ------------------------------------------------------------ the cluster
+
+    def _connect(self, address: str) -> None:
+        """A client of a running scheduler; UsageError (exit 2) if it does not answer
+        within CONNECT_TIMEOUT_S or has no worker."""
+        import dask
+        from distributed import Client
+
+        dask.config.set({"distributed.comm.timeouts.connect": f"{CONNECT_TIMEOUT_S}s"})
+        _quiet_logs(self.verbose)
+        try:
+            client = Client(address, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise UsageError(
+                f"no Dask scheduler answers at {address} (waited {CONNECT_TIMEOUT_S:g} s): "
+                f"{exc}. Start one (`dask scheduler`, then `dask worker {address}` on each "
+                "machine), or run without --scheduler"
+            ) from exc
+        try:
+            client.wait_for_workers(1, timeout=CONNECT_TIMEOUT_S)
+        except (OSError, TimeoutError) as exc:
+            client.close()
+            raise UsageError(
+                f"the Dask scheduler at {address} has no worker (waited "
+                f"{CONNECT_TIMEOUT_S:g} s): start `dask worker {address}` where diversify "
+                "is installed"
+            ) from exc
+        self._client = client
+        self.where = f"Dask scheduler {address}"
+        self._show_dashboard()
+
+    def _start_local(self, workers: int) -> None:
+        """A local cluster: K single-threaded worker processes, on 127.0.0.1 only."""
+        from distributed import Client, LocalCluster
+
+        _quiet_logs(self.verbose)
+        cluster = LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            # its HTTP server listens anyway: on loopback, a free port; the dashboard
+            # pages only with --verbose
+            dashboard_address="127.0.0.1:0",
+            scheduler_kwargs={"dashboard": self.verbose},
+            silence_logs=logging.WARNING if self.verbose else logging.CRITICAL,
+        )
+        try:
+            client = Client(cluster, set_as_default=False)
+            # Ctrl-C reaches the whole process group: leave it to this process, which
+            # then stops the workers (a worker dying of it would be restarted instead)
+            client.run(_ignore_interrupts)
+        except BaseException:
+            cluster.close()
+            raise
+        self._cluster, self._client = cluster, client
+        self.where = f"a local cluster of {workers} worker processes"
+        self._show_dashboard()
+
+    def _cluster_workers(self) -> int:
+        info = self._client.scheduler_info(n_workers=-1) if self._client else {}
+        return max(1, sum(w.get("nthreads", 1) for w in info.get("workers", {}).values()))
+
+    def _show_dashboard(self) -> None:
+        if not self.verbose:
+            return
+        link = getattr(self._client, "dashboard_link", None)
+        has_bokeh = _module_exists("bokeh")
+        if link and (has_bokeh or self.scheduler is not None):
+            self.log(f"{self.where}; Dask dashboard at {link}")
+        else:
+            self.log(f"{self.where}; no Dask dashboard (pip install bokeh for one)")
+
+
+def _call(fn: Callable[..., T], shared: Any, payload: Any, label: str) -> T:
+    """A task in this process, its error reported as a remote one would be."""
+    try:
+        return fn(payload) if shared is None else fn(shared, payload)
+    except Exception as exc:  # noqa: BLE001 - reported to the planner as TaskError
+        raise _task_error(label, exc) from exc
+
+
+def _task_error(label: str, exc: BaseException) -> TaskError:
+    text = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, ModuleNotFoundError | ImportError):
+        text += " (do the Dask workers have diversify installed, the same version?)"
+    if type(exc).__name__ == "KilledWorker":
+        text += " (the task's worker died again and again: out of memory?)"
+    return TaskError(f"a parallel task failed, {label}: {text}. Run with --debug for details")
+
+
+def _ignore_interrupts() -> None:
+    """In a local worker process: leave Ctrl-C to the main process."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _quiet_logs(verbose: bool) -> None:
+    """Dask's INFO lines and shut-down chatter would bury the planner's messages."""
+    level = logging.WARNING if verbose else logging.ERROR
+    for name in ("distributed", "distributed.client", "distributed.scheduler"):
+        logging.getLogger(name).setLevel(level)
+
+
+def _module_exists(name: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(name) is not None
