@@ -29,7 +29,8 @@ from diversify.data import Problem
 from diversify.derive import scenario_data, scenario_tree
 from diversify.engine import optimise, settings_options
 from diversify.model import SourcingModel, build_model
-from diversify.solver import export_model
+from diversify.solver import SolveOptions, export_model
+from diversify.solver import solve as solve_model
 
 TESTS = Path(__file__).parent
 GOLDEN = TESTS / "golden"
@@ -56,6 +57,14 @@ FAMILY_TESTS: dict[str, tuple[str, ...]] = {
         "test_model.py::test_spec_example_3_nonanticipative",  # rows shared on the tree
     ),
     "excess_def": ("test_model.py::test_cvar_changes_the_choice",),
+    "plan_cost_def": (
+        "test_model.py::test_cvar_changes_the_choice",
+        "test_families.py::test_staged_cvar_rows_hold_each_scenario_cost",
+    ),
+    "year_cost_def": (
+        "test_model.py::test_cvar_changes_the_choice",
+        "test_families.py::test_staged_cvar_rows_hold_each_scenario_cost",
+    ),
     "objective": (
         "test_model.py::test_cvar_changes_the_choice",
         "test_model.py::test_spec_example_2_qualification_lead_time_discount_ban",
@@ -320,6 +329,24 @@ def cvar_recovery() -> Problem:
         risk_aversion=0.5,
         cvar_alpha=0.8,
     )
+
+
+def test_staged_cvar_rows_hold_each_scenario_cost(monkeypatch):
+    """plan_cost + Σ_t year_cost[w,t] is C_w at the optimum; the year both scenarios
+    share (2025, one node) has one year_cost; the dense form gives the same optimum."""
+    p = cvar_recovery()
+    sm = build(p)
+    assert len(sm.model.year_cost) == 3  # 2025 shared; 2026 normal, 2026 squeeze
+    solve_model(sm.model, SolveOptions(mip_gap=1e-9))
+    for i, years in enumerate(((0, 1), (0, 2))):
+        staged = sm.model.plan_cost.value + sum(sm.model.year_cost[k].value for k in years)
+        assert staged == pytest.approx(pyo.value(sm.model.cost[i]), rel=1e-9)
+    out = solve(p)
+    monkeypatch.setattr("diversify.model.CVAR_FORM", "dense")
+    assert not hasattr(build(p).model, "year_cost")
+    dense = solve(p)
+    assert out.objective == pytest.approx(dense.objective, rel=1e-9)
+    assert out.plan == pytest.approx(dense.plan)
 
 
 GOLDEN_CASES = {f.__name__: f for f in (spec_example_2, policy_rules, cvar_recovery)}
