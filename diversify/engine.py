@@ -34,8 +34,9 @@ from diversify.derive import (
     scenario_tree,
 )
 from diversify.errors import DiversifyError, InfeasibleError
+from diversify.incumbent import core_solve
 from diversify.model import SourcingModel, build_model, plan_binaries
-from diversify.program import Program, Solution, rounded_relaxation, solve_program
+from diversify.program import Program, Solution, solve_program
 from diversify.solver import SolveOptions, SolveReport, export_model, solve
 
 Plan = dict[tuple[str, str, int], float]  # (supplier, material, year) -> t
@@ -102,23 +103,18 @@ def optimise(
     """The least-cost plan for these scenarios (SPEC §4.5); InfeasibleError if none.
 
     `full=False`: only the plan and the objective (re-solves that need no more).
-    Without a start, the rounded LP relaxation is tried first (`rounded_relaxation`).
+    Without a start, a plan is found from the LP relaxation first (`incumbent.core_solve`).
     """
     tree = scenario_tree(scenarios, problem.years, problem.settings.recourse)
     sm = build_model(problem, scenarios, tree, risk_aversion)
     c = compile_sourcing(sm)
-    shortcut, seconds = (None, 0.0) if start else rounded_relaxation(c.program, options)
-    if shortcut:
-        report, solution = shortcut
+    if start:
+        report, _, solution = solve(sm.model, options, _start_values(sm, start), c.cm, load=False)
+    else:  # LP, rounded and restricted plans, then the MIP: one time limit for all
+        report, solution = core_solve(c.program, options)
         report.compile_seconds = c.cm.compile_seconds
         if options.verbose:
-            print(f"diversify: {report.highs_status}; gap {report.mip_gap:.2e}", file=sys.stderr)
-    else:  # the time limit holds for the two LPs and the MIP together
-        mip_options = replace(options, time_limit_s=max(options.time_limit_s - seconds, 1e-3))
-        report, _, solution = solve(
-            sm.model, mip_options, _start_values(sm, start) if start else None, c.cm, load=False
-        )
-        report.solve_seconds += seconds
+            print(f"diversify: {report.highs_status}; gap {report.mip_gap}", file=sys.stderr)
     if report.status == "infeasible":
         raise InfeasibleError(diagnose(problem, scenarios, options))
     if not report.has_solution:

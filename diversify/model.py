@@ -451,6 +451,7 @@ def add_scenario_costs(sm: SourcingModel) -> None:
 
 CVAR_FORMS = ("dense", "staged")
 CVAR_FORM = "staged"  # how excess[w] >= C_w - eta is written (add_objective)
+CVAR_UNIT_USD = 1e6  # the staged form's eta, excess, plan_cost, year_cost: in M USD
 
 
 def add_objective(sm: SourcingModel) -> None:
@@ -480,18 +481,19 @@ def add_objective(sm: SourcingModel) -> None:
     mdl.eta = pyo.Var(domain=pyo.Reals)
     mdl.excess = pyo.Var(range(len(probs)), domain=pyo.NonNegativeReals)
     if CVAR_FORM == "dense" or sm.fixed_plan is not None:  # an evaluation: an LP
-        costs = {i: mdl.cost[i] for i in range(len(probs))}
+        unit, costs = 1.0, {i: mdl.cost[i] for i in range(len(probs))}
     else:
-        costs = _staged_costs(sm)
+        unit, costs = CVAR_UNIT_USD, _staged_costs(sm, CVAR_UNIT_USD)
     mdl.excess_def = pyo.Constraint(
         range(len(probs)), rule=lambda _, i: mdl.excess[i] - costs[i] + mdl.eta >= 0
     )
     cvar = mdl.eta + pyo.quicksum(pi / (1 - alpha) * mdl.excess[i] for i, pi in enumerate(probs))
+    cvar = unit * cvar if unit != 1.0 else cvar
     mdl.objective = pyo.Objective(expr=expected + lam * cvar, sense=pyo.minimize)
 
 
-def _staged_costs(sm: SourcingModel) -> dict[int, object]:
-    """C_w as plan_cost + Σ_t year_cost[k] (defined variables; see add_objective)."""
+def _staged_costs(sm: SourcingModel, unit: float) -> dict[int, object]:
+    """C_w / unit as plan_cost + Σ_t year_cost[k] (defined variables; see add_objective)."""
     mdl, terms = sm.model, sm.cost_terms
     shared = [t for part in ("qualification", "fixed", "undisrupted") for t in terms[(None, part)]]
     year_of = {id(v): t for (_, _, t), v in sm.x.items()}
@@ -517,10 +519,14 @@ def _staged_costs(sm: SourcingModel) -> dict[int, object]:
             picked[i].append(index[key])
     mdl.plan_cost = pyo.Var(domain=pyo.Reals)
     mdl.year_cost = pyo.Var(range(len(year_terms)), domain=pyo.Reals)
-    mdl.plan_cost_def = pyo.Constraint(expr=_linear([(-1, mdl.plan_cost), *shared]) == 0)
+    mdl.plan_cost_def = pyo.Constraint(
+        expr=_linear([(-1, mdl.plan_cost), *[(c / unit, v) for c, v in shared]]) == 0
+    )
     mdl.year_cost_def = pyo.Constraint(
         range(len(year_terms)),
-        rule=lambda _, k: _linear([(-1, mdl.year_cost[k]), *year_terms[k]]) == 0,
+        rule=lambda _, k: (
+            _linear([(-1, mdl.year_cost[k]), *[(c / unit, v) for c, v in year_terms[k]]]) == 0
+        ),
     )
     return {
         i: _linear([(1, mdl.plan_cost), *[(1, mdl.year_cost[k]) for k in ks]])

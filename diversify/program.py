@@ -47,6 +47,7 @@ class SolveOptions:
     mip_gap: float = 1e-4
     verbose: bool = False
     threads: int | None = None
+    highs: dict[str, object] = field(default_factory=dict)  # more HiGHS options, by name
 
 
 @dataclass
@@ -151,6 +152,8 @@ def to_highs(program: Program, options: SolveOptions) -> highspy.Highs:
     h.setOptionValue("random_seed", 0)
     if options.threads:
         h.setOptionValue("threads", options.threads)
+    for name, value in options.highs.items():
+        h.setOptionValue(name, value)
     return h
 
 
@@ -202,7 +205,8 @@ def solve_program(
     cheaper than it is, branch and bound stops on it, and the objective HiGHS reports
     is too low by that constant. Seen on about one workbook in eight among the figures'
     re-solves. The solution's own cost gives it away; such a solve is run again without
-    the start, and (should HiGHS's figure still disagree) without presolve.
+    the start, and (should HiGHS's figure still disagree) without presolve; the retries
+    take HiGHS's defaults for the options of `options.highs` (chosen for the start).
     """
     started = time.perf_counter()
     report, solution = run(to_highs(program, options), program, start)
@@ -210,7 +214,7 @@ def solve_program(
     for settings in retries:
         if solution is None or report.trusted:
             break
-        h = to_highs(program, options)
+        h = to_highs(program, replace(options, highs={}))
         for name, value in settings.items():
             h.setOptionValue(name, value)
         spent = report.solve_seconds
@@ -219,43 +223,6 @@ def solve_program(
         report.retried = True
     report.handoff_seconds = max(0.0, time.perf_counter() - started - report.solve_seconds)
     return report, solution
-
-
-def rounded_relaxation(
-    program: Program, options: SolveOptions
-) -> tuple[tuple[SolveReport, Solution] | None, float]:
-    """A plan from the LP relaxation, kept only if it is certified within the MIP gap.
-
-    The relaxation is solved, every binary it uses (value > 1e-6) is switched on and the
-    others off, and the continuous part is re-optimised: a feasible plan, whose cost is
-    within `mip_gap` of the relaxation's bound when the binaries hardly matter. Then no
-    branch and bound is needed (medium benchmark: 0.6 s -> 0.06 s). Returns that
-    (report, solution) or None, and HiGHS's time spent either way (two LPs).
-    """
-    binaries = np.flatnonzero(program.integrality)
-    if not len(binaries) or (program.upper[binaries] > 1).any():
-        return None, 0.0
-    relaxed = replace(program, integrality=np.zeros_like(program.integrality))
-    bound, relaxation = solve_program(relaxed, options)
-    seconds = bound.solve_seconds
-    if relaxation is None or bound.status != OPTIMAL:
-        return None, seconds
-    used = (relaxation.col_value[binaries] > 1e-6).astype(float)
-    rounded, plan = solve_program(program.with_fixed(binaries, used), options)
-    seconds += rounded.solve_seconds
-    if plan is None or rounded.status != OPTIMAL:
-        return None, seconds
-    gap = max(0.0, rounded.objective - bound.objective) / max(abs(rounded.objective), 1e-9)
-    if gap > options.mip_gap:
-        return None, seconds
-    report = SolveReport(
-        OPTIMAL,
-        rounded.objective,
-        gap,
-        seconds,
-        highs_status="Optimal (the rounded LP relaxation, within the MIP gap of its bound)",
-    )
-    return (report, Solution(plan.col_value)), seconds
 
 
 def ignore_interrupts() -> None:

@@ -1,0 +1,142 @@
+"""The core MIP solved from a plan found first: the LP relaxation's lead, then HiGHS.
+
+On workbooks with many suppliers per material, minimum orders and rules over part of
+the horizon (benchmarks/concentrated.py) HiGHS's root bound is within the gap after a
+second, and it then spends most of its time in sub-MIP heuristics (RINS, RENS) looking
+for the plan; CBC finds it with a feasibility pump and a small branch and bound over
+the binaries its LP leaves fractional. This module does the latter before HiGHS starts:
+
+1. the LP relaxation (its bound and values);
+2. rounded: every binary the LP uses switched on, the continuous part re-optimised; a
+   plan within `mip_gap` of the LP bound is certified and kept (no branch and bound);
+3. restricted (RENS): binaries at 0 or 1 in the LP fixed there, a MIP over the
+   fractional ones, from the rounded plan;
+4. the cheaper plan of 2 and 3, checked on the full program (every row, bound and
+   integrality), as a MIP start for the full MIP, with HiGHS's sub-MIP heuristics
+   off: with a plan this good they only cost time, and the bound is what is left.
+
+Without any plan (rules the rounding breaks and a restricted MIP that finds nothing)
+HiGHS runs as usual. Every step shares `time_limit_s`; the gap certified is the full
+MIP's (or the rounded plan's against the LP bound), so `mip_gap` holds as before.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+import numpy as np
+
+from diversify.program import (
+    OPTIMAL,
+    Program,
+    Solution,
+    SolveOptions,
+    SolveReport,
+    solve_program,
+)
+
+# HiGHS's sub-MIP heuristics: off once a plan is given (issue 14's measurements)
+WITH_A_PLAN = {
+    "mip_heuristic_run_rins": False,
+    "mip_heuristic_run_rens": False,
+    "mip_heuristic_run_root_reduced_cost": False,
+    "mip_heuristic_run_feasibility_jump": False,
+}
+RESTRICTED_SHARE = 0.25  # of the time left, at most, for the restricted MIP
+FEASIBILITY_TOL = 1e-6  # relative to max(1, |bound|), as HiGHS's primal tolerance
+
+
+def is_feasible(program: Program, values: np.ndarray, tol: float = FEASIBILITY_TOL) -> bool:
+    """Does `values` keep every row, every column bound and integrality of the program?"""
+    if len(values) != len(program.cost) or not np.isfinite(values).all():
+        return False
+
+    def within(v, lo, hi) -> bool:
+        slack_lo = np.where(np.isfinite(lo), tol * np.maximum(1.0, np.abs(lo)), np.inf)
+        slack_hi = np.where(np.isfinite(hi), tol * np.maximum(1.0, np.abs(hi)), np.inf)
+        return bool(((v >= lo - slack_lo) & (v <= hi + slack_hi)).all())
+
+    ints = program.integrality == 1
+    return (
+        within(values, program.lower, program.upper)
+        and within(program.matrix @ values, program.row_lower, program.row_upper)
+        and bool((np.abs(values[ints] - np.round(values[ints])) <= tol).all())
+    )
+
+
+def core_solve(program: Program, options: SolveOptions) -> tuple[SolveReport, Solution | None]:
+    """Solve the core MIP as the module docstring says; the report's `solve_seconds`
+    is HiGHS's time over every step."""
+    started = time.perf_counter()
+    binaries = np.flatnonzero(program.integrality)
+    if not len(binaries) or (program.upper[binaries] > 1).any():
+        return solve_program(program, options)
+
+    def left() -> float:
+        return max(options.time_limit_s - (time.perf_counter() - started), 1e-3)
+
+    spent = 0.0
+    relaxed = replace(program, integrality=np.zeros_like(program.integrality))
+    bound, lp = solve_program(relaxed, replace(options, time_limit_s=left()))
+    spent += bound.solve_seconds
+    plans: list[tuple[float, np.ndarray]] = []
+    if lp is not None and bound.status == OPTIMAL:
+        values = lp.col_value[binaries]
+        used = (values > 1e-6).astype(float)
+        rounded, plan = solve_program(
+            program.with_fixed(binaries, used), replace(options, time_limit_s=left())
+        )
+        spent += rounded.solve_seconds
+        if plan is not None and rounded.status == OPTIMAL:
+            gap = max(0.0, rounded.objective - bound.objective) / max(abs(rounded.objective), 1e-9)
+            if gap <= options.mip_gap:
+                report = SolveReport(
+                    OPTIMAL,
+                    rounded.objective,
+                    gap,
+                    spent,
+                    highs_status="Optimal (the rounded LP relaxation, within the MIP gap of "
+                    "its bound)",
+                )
+                return report, Solution(plan.col_value)
+            plan.col_value[binaries] = used
+            plans.append((rounded.objective, plan.col_value))
+        restricted, found = _restricted(program, binaries, values, plans, options, left())
+        spent += restricted.solve_seconds
+        if found is not None:
+            plans.append((restricted.objective, found.col_value))
+    plans = [p for p in plans if is_feasible(program, p[1])]
+    mip_options = replace(options, time_limit_s=left())
+    start = None
+    if plans:
+        _, best = min(plans, key=lambda p: p[0])
+        start = (np.arange(len(best)), best)
+        mip_options.highs = {**WITH_A_PLAN, **options.highs}
+    report, solution = solve_program(program, mip_options, start)
+    report.solve_seconds += spent
+    return report, solution
+
+
+def _restricted(
+    program: Program,
+    binaries: np.ndarray,
+    values: np.ndarray,
+    plans: list[tuple[float, np.ndarray]],
+    options: SolveOptions,
+    seconds_left: float,
+) -> tuple[SolveReport, Solution | None]:
+    """RENS: the binaries the LP set to 0 or 1 fixed, a MIP over the others (from the
+    rounded plan, which keeps those fixings, when there is one)."""
+    settled = (values <= 1e-6) | (values >= 1 - 1e-6)
+    sub = program.with_fixed(binaries[settled], np.round(values[settled]))
+    sub.integrality[binaries[~settled]] = 1
+    sub_options = replace(options, time_limit_s=RESTRICTED_SHARE * seconds_left)
+    start = None
+    if plans:
+        sub_options.highs = {**WITH_A_PLAN, **options.highs}
+        start = (np.arange(len(plans[0][1])), plans[0][1])
+    report, solution = solve_program(sub, sub_options, start)
+    if report.status not in (OPTIMAL, "time_limit"):
+        return report, None
+    return report, solution
