@@ -28,7 +28,7 @@ from diversify.checks import breaches
 from diversify.data import Problem
 from diversify.derive import scenario_data, scenario_tree
 from diversify.engine import optimise, settings_options
-from diversify.model import SourcingModel, build_model
+from diversify.model import CVAR_UNIT_USD, SourcingModel, build_model
 from diversify.solver import SolveOptions, export_model
 from diversify.solver import solve as solve_model
 
@@ -340,6 +340,7 @@ def test_staged_cvar_rows_hold_each_scenario_cost(monkeypatch):
     solve_model(sm.model, SolveOptions(mip_gap=1e-9))
     for i, years in enumerate(((0, 1), (0, 2))):
         staged = sm.model.plan_cost.value + sum(sm.model.year_cost[k].value for k in years)
+        staged *= CVAR_UNIT_USD  # the staged columns are in M USD
         assert staged == pytest.approx(pyo.value(sm.model.cost[i]), rel=1e-9)
     out = solve(p)
     monkeypatch.setattr("diversify.model.CVAR_FORM", "dense")
