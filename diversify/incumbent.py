@@ -13,7 +13,8 @@ the binaries its LP leaves fractional. This module does the latter before HiGHS 
    fractional ones, from the rounded plan;
 4. the cheaper plan of 2 and 3, checked on the full program (every row, bound and
    integrality), as a MIP start for the full MIP, with HiGHS's sub-MIP heuristics
-   off: with a plan this good they only cost time, and the bound is what is left.
+   and presolve off: with a plan this good they only cost time (benchmarks/RESULTS.md,
+   issue 14), and the bound is what is left.
 
 Without any plan (rules the rounding breaks and a restricted MIP that finds nothing)
 HiGHS runs as usual. Every step shares `time_limit_s`; the gap certified is the full
@@ -36,12 +37,14 @@ from diversify.program import (
     solve_program,
 )
 
-# HiGHS's sub-MIP heuristics: off once a plan is given (issue 14's measurements)
+# once a plan is given: HiGHS's sub-MIP heuristics off, and presolve off (the MIP from
+# the plan then settles at the root: 0.2 s against 1-2 s; no start mis-mapped either)
 WITH_A_PLAN = {
     "mip_heuristic_run_rins": False,
     "mip_heuristic_run_rens": False,
     "mip_heuristic_run_root_reduced_cost": False,
     "mip_heuristic_run_feasibility_jump": False,
+    "presolve": "off",
 }
 RESTRICTED_SHARE = 0.25  # of the time left, at most, for the restricted MIP
 FEASIBILITY_TOL = 1e-6  # relative to max(1, |bound|), as HiGHS's primal tolerance
