@@ -7,7 +7,8 @@ suppliers × 4 materials × 10 years × 12 scenarios, λ = 0.5 except on seed 2)
 three ways, one after the other in the same run (the machine is shared: compare within a
 row): (a) `diversify`'s core solve (`engine.optimise`, its `solve_seconds`, heuristics
 included), (b) CBC through PuLP on the textbook model (SPEC §4.1 with every binary:
-`formulation.build(..., "every binary")`, exported to MPS), (c) HiGHS alone on the same
+`formulation.build(..., "every binary")`, with Rockafellar-Uryasev's dense rows
+excess[w] >= C_w - eta, exported to MPS), (c) HiGHS alone on the same
 MPS in a fresh process. Same mip_gap (1e-4) and time limit; the optima must agree.
 """
 
@@ -75,12 +76,17 @@ def textbook(seed: int, mps: Path) -> dict:
     """The textbook model to MPS; CBC (PuLP) solves it here, HiGHS in a fresh process."""
     import pulp
 
+    from diversify import model
     from diversify.program import SolveOptions, to_highs
     from diversify.reader import read_problem
 
     with tempfile.TemporaryDirectory() as tmp:
         problem = read_problem(workbook(Path(tmp) / "in.xlsx", seed))
-    program = build(problem, "every binary").program
+    form, model.CVAR_FORM = model.CVAR_FORM, "dense"  # the textbook's CVaR rows
+    try:
+        program = build(problem, "every binary").program
+    finally:
+        model.CVAR_FORM = form
     to_highs(program, SolveOptions()).writeModel(str(mps))
     out = {"textbook_integers": int(program.integrality.sum())}
     args = ("--highs-mps", str(mps), "--gap", repr(MIP_GAP), "--limit", repr(TIME_LIMIT_S))
