@@ -147,7 +147,7 @@ def test_is_feasible_checks_rows_bounds_and_integrality():
 
 
 def test_an_infeasible_plan_is_never_a_start(monkeypatch):
-    """A restricted MIP whose 'plan' breaks a row is dropped before the MIP runs."""
+    """A dive whose 'plan' breaks a row is dropped before the MIP runs."""
     from diversify import incumbent
     from diversify.program import Solution, SolveOptions, SolveReport
 
@@ -160,11 +160,23 @@ def test_an_infeasible_plan_is_never_a_start(monkeypatch):
         return solve(program, options, start)
 
     bad = (SolveReport("optimal", objective=0.0), Solution(np.array([0.0, 0.0])))
-    monkeypatch.setattr(incumbent, "_restricted", lambda *a: bad)
+    monkeypatch.setattr(incumbent, "_dive", lambda *a: bad)
     monkeypatch.setattr(incumbent, "solve_program", spy)
     report, _ = incumbent.core_solve(_tiny(10.0), SolveOptions(mip_gap=1e-4))
     assert report.objective == pytest.approx(15.0)
     assert starts and all(s is None or s[1].tolist() != [0.0, 0.0] for s in starts)
+
+
+def test_the_restricted_mip_runs_when_the_dive_finds_nothing(monkeypatch):
+    from diversify import incumbent
+    from diversify.program import SolveOptions, SolveReport
+
+    calls = []
+    restricted = incumbent._restricted
+    monkeypatch.setattr(incumbent, "_dive", lambda *a: (SolveReport("no_solution"), None))
+    monkeypatch.setattr(incumbent, "_restricted", lambda *a: calls.append(1) or restricted(*a))
+    report, _ = incumbent.core_solve(_tiny(10.0), SolveOptions(mip_gap=1e-4))
+    assert calls and report.objective == pytest.approx(15.0)
 
 
 def _market_split(seed: int):
