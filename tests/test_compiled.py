@@ -179,6 +179,34 @@ def test_the_restricted_mip_runs_when_the_dive_finds_nothing(monkeypatch):
     assert calls and report.objective == pytest.approx(15.0)
 
 
+def test_the_polish_switches_off_orders_the_plan_does_without():
+    """x >= 5, x <= 100 y1 + 100 y2, cost x + y1 + 2 y2: from y1 = y2 = 1 (cost 8) the
+    polish drops y2 (LP value 0, first: cost 6) and keeps y1 (without it x = 0 < 5)."""
+    import scipy.sparse as sp
+
+    from diversify.incumbent import _drop, is_feasible
+    from diversify.program import Program, SolveOptions
+
+    inf = float("inf")
+    program = Program(
+        cost=np.array([1.0, 1.0, 2.0]),
+        offset=0.0,
+        matrix=sp.csc_matrix(np.array([[1.0, 0.0, 0.0], [1.0, -100.0, -100.0]])),
+        lower=np.zeros(3),
+        upper=np.array([inf, 1.0, 1.0]),
+        row_lower=np.array([5.0, -inf]),
+        row_upper=np.array([inf, 0.0]),
+        integrality=np.array([0, 1, 1], dtype=np.int32),
+    )
+    binaries = np.array([1, 2])
+    report, polished = _drop(
+        program, binaries, np.array([0.05, 0.0]), np.array([5.0, 1.0, 1.0]), SolveOptions(), 10
+    )
+    assert report.objective == pytest.approx(6.0)
+    assert polished.col_value.tolist() == pytest.approx([5.0, 1.0, 0.0])
+    assert is_feasible(program, polished.col_value)
+
+
 def _market_split(seed: int):
     """Σ_j a_ij x_j = ⌊Σ_j a_ij / 2⌋, x binary: tiny, and minutes of branch and bound."""
     import scipy.sparse as sp
