@@ -493,25 +493,33 @@ def add_objective(sm: SourcingModel) -> None:
 
 
 def _staged_costs(sm: SourcingModel, unit: float) -> dict[int, object]:
-    """C_w / unit as plan_cost + Σ_t year_cost[k] (defined variables; see add_objective)."""
+    """C_w / unit as plan_cost + Σ_t year_cost[k] (defined variables; see add_objective).
+
+    Every cost part of `sm.cost_terms` is taken: the shared ones (key None) into
+    plan_cost, each scenario's into its years (a term whose variable has no year, into
+    one more stage of its own), so a cost part added there is in the CVaR rows too."""
     mdl, terms = sm.model, sm.cost_terms
-    shared = [t for part in ("qualification", "fixed", "undisrupted") for t in terms[(None, part)]]
+    shared = [t for (i, _), part in terms.items() if i is None for t in part]
     year_of = {id(v): t for (_, _, t), v in sm.x.items()}
     for n, node in enumerate(sm.tree.nodes):
         for m in sm.problem.materials:
             for name in ("z", "I", "u"):
                 year_of[id(getattr(mdl, name)[m, n])] = node.year
+    stages = [*sm.years, None]
     index: dict[tuple, int] = {}  # the terms of a (w,t), as a key -> its variable
     year_terms: list[list] = []
     picked: dict[int, list[int]] = {}
     for i in range(len(sm.scenarios)):
-        by_year: dict[int, list] = {t: [] for t in sm.years}
-        for part in ("corrections", "spot", "holding", "shortfall"):
-            for c, v in terms[(i, part)]:
-                if c != 0:
-                    by_year[year_of[id(v)]].append((c, v))
+        by_year: dict[int | None, list] = {t: [] for t in stages}
+        for (j, _), part in terms.items():
+            if j == i:
+                for c, v in part:
+                    if c != 0:
+                        by_year[year_of.get(id(v))].append((c, v))
         picked[i] = []
-        for t in sm.years:
+        for t in stages:
+            if t is None and not by_year[t]:
+                continue
             key = tuple(sorted((id(v), c) for c, v in by_year[t]))
             if key not in index:
                 index[key] = len(year_terms)

@@ -350,6 +350,42 @@ def test_staged_cvar_rows_hold_each_scenario_cost(monkeypatch):
     assert out.plan == pytest.approx(dense.plan)
 
 
+def test_staged_cvar_rows_are_the_scenario_costs_term_by_term():
+    """On the richest instance (every family), plan_cost + Σ year_cost of each scenario,
+    its rows substituted, has the very terms of C_w (cost[w]): nothing left out, e.g. a
+    cost part added to the model but not to the staged rows."""
+    from pyomo.repn import generate_standard_repn
+
+    p = rich_instance()
+    assert p.settings.risk_aversion > 0
+    sm = build(p)
+    mdl = sm.model
+    if not hasattr(mdl, "year_cost"):
+        pytest.skip("dense CVaR rows")
+
+    def terms(expr) -> dict[str, float]:
+        repn = generate_standard_repn(expr, compute_values=True)
+        out: dict[str, float] = {}
+        for c, v in zip(repn.linear_coefs, repn.linear_vars, strict=True):
+            out[v.name] = out.get(v.name, 0.0) + c
+        return {k: c for k, c in out.items() if abs(c) > 1e-12}
+
+    definition = {mdl.plan_cost.name: terms(mdl.plan_cost_def.body)}
+    definition |= {mdl.year_cost[k].name: terms(mdl.year_cost_def[k].body) for k in mdl.year_cost}
+    for i in range(len(sm.scenarios)):
+        staged: dict[str, float] = {}
+        row = terms(mdl.excess_def[i].body)
+        for name, c in row.items():
+            if name in definition:  # -c * (defined variable) = -c * its terms * unit
+                for v, cv in definition[name].items():
+                    if v != name:
+                        staged[v] = staged.get(v, 0.0) + c * cv
+        expected = terms(mdl.cost[i])
+        for v in staged.keys() | expected.keys():  # a banned offer's terms cancel to 0
+            got = -staged.get(v, 0.0) * CVAR_UNIT_USD
+            assert got == pytest.approx(expected.get(v, 0.0), rel=1e-12, abs=1e-6), v
+
+
 GOLDEN_CASES = {f.__name__: f for f in (spec_example_2, policy_rules, cvar_recovery)}
 
 
