@@ -12,6 +12,13 @@ whose capacity covers the rule's floor in every year.
 
     python benchmarks/generate.py OUT.xlsx --suppliers 80 --materials 8 --years 20 \\
         --scenarios 30 --seed 0
+
+The `concentrated` family (issue 14; `make_concentrated`, `--family concentrated`) is the
+shape where CBC beat HiGHS: few materials with many suppliers each (most offering one
+material, most with a minimum order), 10 years, 12 scenarios, λ = 0.5, and rules over
+part of the horizon: min_suppliers and min_share in the middle years, max_share China
+from the third year on. Three qualified, low-risk suppliers per material (one of them
+Australian) keep every rule feasible.
 """
 
 from __future__ import annotations
@@ -55,6 +62,10 @@ MIN_SUPPLIERS = 2  # on the first material
 MAX_CHINA_SHARE = 0.6
 MAX_AVG_RISK = 0.55
 GUARANTEED_RISK = 0.1  # of the two suppliers that make min_suppliers feasible
+FAMILIES = ("spread", "concentrated")
+CONCENTRATED_GUARANTEED = 3  # qualified, safe suppliers per material; min_suppliers value
+# the issue-14 shape: suppliers, materials, years, scenarios; λ by seed (0.5 on most)
+CONCENTRATED = dict(suppliers=40, materials=4, years=10, scenarios=12)
 
 
 def _r(x: float, digits: int = 2) -> float:
@@ -71,8 +82,15 @@ def build_sheets(
     time_limit_s: float = 300.0,
     mip_gap: float = 1e-4,
     risk_aversion: float = 0.0,
+    family: str = "spread",
 ) -> dict[str, list[list]]:
-    """The workbook's sheets as rows of cell values (first row = header)."""
+    """The workbook's sheets as rows of cell values (first row = header).
+
+    `family`: "spread" (the default sizes) or "concentrated" (issue 14, module docstring).
+    """
+    if family not in FAMILIES:
+        raise ValueError(f"family must be one of {', '.join(FAMILIES)}")
+    concentrated = family == "concentrated"
     if suppliers < MIN_SUPPLIERS or materials < 1 or years < 1 or scenarios < 1:
         raise ValueError("need >= 2 suppliers and >= 1 material, year and scenario")
     rng = random.Random(seed)
@@ -129,7 +147,11 @@ def build_sheets(
         row = [tariffs[min(k, len(tariffs) - 1)] if tariffs else None for k in range(years)]
         sheets["Countries"].append([name, risk, *[v or None for v in row]])
 
-    sups = _suppliers(rng, suppliers, years)
+    guaranteed = materials * CONCENTRATED_GUARANTEED if concentrated else MIN_SUPPLIERS
+    sups = _suppliers(rng, suppliers, years, guaranteed)
+    if concentrated:  # one guaranteed supplier per material keeps min_share Australia
+        for s in sups[:materials]:
+            s["country"] = "Australia"
     sheets["Suppliers"] = [
         [
             "supplier",
@@ -146,7 +168,10 @@ def build_sheets(
     ]
     sheets["Suppliers"] += [list(s.values()) for s in sups]
     sheets["Offers"] = [["supplier", "material", "price_usd_per_kg", "min_order_t", *yrs]]
-    sheets["Offers"] += _offers(rng, sups, mats, demand, years)
+    if concentrated:
+        sheets["Offers"] += _concentrated_offers(rng, sups, mats, demand, years)
+    else:
+        sheets["Offers"] += _offers(rng, sups, mats, demand, years)
 
     scen_rows, disruptions = _scenarios(rng, scenarios, sups, mats, yrs)
     sheets["Scenarios"] = [
@@ -166,7 +191,16 @@ def build_sheets(
         ],
         *disruptions,
     ]
-    if rules:
+    if rules and concentrated:
+        mid = (yrs[min(2, years - 1)], yrs[min(6, years - 1)])
+        sheets["Policy"] = [
+            ["rule", "scope", "target", "material", "from_year", "to_year", "value"],
+            ["max_share", "any_link", CHINA, None, yrs[min(2, years - 1)], None, 0.5],
+            ["min_suppliers", None, None, None, *mid, CONCENTRATED_GUARANTEED],
+            ["min_share", "country", "Australia", None, *mid, 0.1],
+            ["max_avg_risk", None, None, None, None, None, MAX_AVG_RISK],
+        ]
+    elif rules:
         sheets["Policy"] = [
             ["rule", "scope", "target", "material", "from_year", "to_year", "value"],
             ["max_share", "any_link", CHINA, None, None, None, MAX_CHINA_SHARE],
@@ -184,12 +218,12 @@ def _materials(n: int) -> list[tuple[str, float, float]]:
     return out
 
 
-def _suppliers(rng: random.Random, n: int, years: int) -> list[dict]:
+def _suppliers(rng: random.Random, n: int, years: int, guaranteed: int) -> list[dict]:
     others = [c for c, _, _ in COUNTRIES if c != CHINA]
     out = []
     for i in range(n):
         name = f"S{i + 1:03d}"
-        if i < MIN_SUPPLIERS:  # the min_suppliers guarantee: qualified, safe, ex-China
+        if i < guaranteed:  # the min_suppliers guarantee: qualified, safe, ex-China
             out.append(
                 dict(
                     supplier=name,
@@ -283,6 +317,54 @@ def _offers(
     return rows
 
 
+def _concentrated_offers(
+    rng: random.Random,
+    sups: list[dict],
+    mats: list[tuple[str, float, float]],
+    demand: dict[str, list[float]],
+    years: int,
+) -> list[list]:
+    """Offers of the concentrated family: the first 3 suppliers per material guarantee
+    its rules (flat capacity above the floor); the others offer one material (a fifth
+    two), most with a minimum order, capacities of 10-40 % of the demand."""
+    rows = []
+    guaranteed = len(mats) * CONCENTRATED_GUARANTEED
+    for i, s in enumerate(sups):
+        if i < guaranteed:
+            name, price, _ = mats[i % len(mats)]
+            peak = max(demand[name])
+            rows.append(
+                [
+                    s["supplier"],
+                    name,
+                    _r(price * rng.uniform(1.5, 1.9)),
+                    _r(0.05 * peak),
+                    *[_r(0.4 * peak)] * years,
+                ]
+            )
+            continue
+        chinese = s["country"] == CHINA
+        picks = {i % len(mats)}
+        if rng.random() < 0.2:
+            picks.add(rng.randrange(len(mats)))
+        for j in sorted(picks):
+            name, price, _ = mats[j]
+            peak = demand[name][0] * rng.uniform(0.1, 0.4)
+            if chinese:
+                start, ramp = 0, 1
+                price_kg = price * rng.uniform(0.9, 1.1)
+            else:
+                start, ramp = rng.randint(0, min(4, years - 1)), rng.randint(1, 3)
+                price_kg = price * rng.uniform(1.2, 2.2)
+            caps = [
+                _r(peak * min(1.0, 0.3 + 0.7 * (k - start) / ramp)) if k >= start else None
+                for k in range(years)
+            ]
+            moq = _r(rng.uniform(0.2, 0.5) * peak) if rng.random() < 0.7 else None
+            rows.append([s["supplier"], name, _r(price_kg), moq, *caps])
+    return rows
+
+
 def _scenarios(
     rng: random.Random,
     n: int,
@@ -363,6 +445,11 @@ def make_workbook(
     )
 
 
+def make_concentrated(path: str | Path, seed: int = 0, **settings) -> Path:
+    """A workbook of the concentrated family (issue 14) at its standard shape."""
+    return make_workbook(path, **CONCENTRATED, seed=seed, family="concentrated", **settings)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("out", type=Path)
@@ -375,6 +462,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--time-limit", type=float, default=300.0)
     ap.add_argument("--mip-gap", type=float, default=1e-4)
     ap.add_argument("--risk-aversion", type=float, default=0.0)
+    ap.add_argument("--family", choices=FAMILIES, default="spread")
     a = ap.parse_args(argv)
     make_workbook(
         a.out,
@@ -387,6 +475,7 @@ def main(argv: list[str] | None = None) -> None:
         time_limit_s=a.time_limit,
         mip_gap=a.mip_gap,
         risk_aversion=a.risk_aversion,
+        family=a.family,
     )
     print(a.out)
 

@@ -28,6 +28,15 @@ from diversify.solver import CompiledModel, compile_model
 
 FIRST_STAGE, CVAR = -1, -2  # the "node" of first-stage and CVaR columns and rows
 RECOVERY = ("z", "I", "u", "e")
+CVAR_COMPONENTS = (  # model.add_objective's, with both of its CVaR forms
+    "eta",
+    "excess",
+    "excess_def",
+    "plan_cost",
+    "year_cost",
+    "plan_cost_def",
+    "year_cost_def",
+)
 SHARED_PARTS = ("qualification", "fixed", "undisrupted", "substitution")
 SCENARIO_PARTS = ("corrections", "spot", "holding", "shortfall")
 
@@ -113,7 +122,7 @@ def _node(component) -> int:
     name = component.parent_component().local_name
     if name in RECOVERY or name == "balance":
         return component.index()[1]
-    if name in ("eta", "excess", "excess_def"):
+    if name in CVAR_COMPONENTS:
         return CVAR
     return FIRST_STAGE
 

@@ -99,7 +99,7 @@ def optimise(
     """The least-cost plan for these scenarios (SPEC §4.5); InfeasibleError if none.
 
     `full=False`: only the plan and the objective (re-solves that need no more).
-    Without a start, the rounded LP relaxation is tried first (`rounded_relaxation`).
+    Without a start, a plan is found from the LP relaxation first (`incumbent.core_solve`).
     The three steps are apart so that the middle one can run elsewhere (`frontier`).
     """
     c, task = plan_task(problem, scenarios, risk_aversion, start)

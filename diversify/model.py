@@ -552,10 +552,24 @@ def add_scenario_costs(sm: SourcingModel) -> None:
     )
 
 
+CVAR_FORMS = ("dense", "staged")
+CVAR_FORM = "staged"  # how excess[w] >= C_w - eta is written (add_objective)
+CVAR_UNIT_USD = 1e6  # the staged form's eta, excess, plan_cost, year_cost: in M USD
+
+
 def add_objective(sm: SourcingModel) -> None:
     """min Σ_w π_w C_w + λ (η + 1/(1-α) Σ_w π_w excess[w]),  excess[w] >= C_w - η, >= 0.
 
-    The CVaR terms (Rockafellar-Uryasev) are left out when λ = 0.
+    The CVaR terms (Rockafellar-Uryasev) are left out when λ = 0. How the rows
+    excess[w] >= C_w - η are written is `CVAR_FORM`:
+
+    * "dense": one row per scenario holding all of C_w (every x of the plan in each);
+    * "staged" (the default): C_w = plan_cost + Σ_t year_cost[w,t], with
+          plan_cost     = qualification + fixed + undisrupted purchases (one row)
+          year_cost[k]  = year t's corrections, spot, holding and shortfall in w
+      as defined variables; a (w,t) whose terms equal another's (scenarios on the same
+      node of year t, to the coefficient) shares its variable. The same C_w, so the
+      same optimum; the rows are short instead of a dozen copies of the plan's costs.
     """
     mdl, lam = sm.model, sm.risk_aversion
     if sm.elastic:
@@ -563,19 +577,72 @@ def add_objective(sm: SourcingModel) -> None:
         return
     probs = [w.probability for w in sm.scenarios]
     expected = pyo.quicksum(pi * mdl.cost[i] for i, pi in enumerate(probs))
-    if lam > 0:
-        alpha = sm.problem.settings.cvar_alpha
-        mdl.eta = pyo.Var(domain=pyo.Reals)
-        mdl.excess = pyo.Var(range(len(probs)), domain=pyo.NonNegativeReals)
-        mdl.excess_def = pyo.Constraint(
-            range(len(probs)), rule=lambda _, i: mdl.excess[i] - mdl.cost[i] + mdl.eta >= 0
-        )
-        cvar = mdl.eta + pyo.quicksum(
-            pi / (1 - alpha) * mdl.excess[i] for i, pi in enumerate(probs)
-        )
-        mdl.objective = pyo.Objective(expr=expected + lam * cvar, sense=pyo.minimize)
-    else:
+    if lam <= 0:
         mdl.objective = pyo.Objective(expr=expected, sense=pyo.minimize)
+        return
+    alpha = sm.problem.settings.cvar_alpha
+    mdl.eta = pyo.Var(domain=pyo.Reals)
+    mdl.excess = pyo.Var(range(len(probs)), domain=pyo.NonNegativeReals)
+    if CVAR_FORM == "dense" or sm.fixed_plan is not None:  # an evaluation: an LP
+        unit, costs = 1.0, {i: mdl.cost[i] for i in range(len(probs))}
+    else:
+        unit, costs = CVAR_UNIT_USD, _staged_costs(sm, CVAR_UNIT_USD)
+    mdl.excess_def = pyo.Constraint(
+        range(len(probs)), rule=lambda _, i: mdl.excess[i] - costs[i] + mdl.eta >= 0
+    )
+    cvar = mdl.eta + pyo.quicksum(pi / (1 - alpha) * mdl.excess[i] for i, pi in enumerate(probs))
+    cvar = unit * cvar if unit != 1.0 else cvar
+    mdl.objective = pyo.Objective(expr=expected + lam * cvar, sense=pyo.minimize)
+
+
+def _staged_costs(sm: SourcingModel, unit: float) -> dict[int, object]:
+    """C_w / unit as plan_cost + Σ_t year_cost[k] (defined variables; see add_objective).
+
+    Every cost part of `sm.cost_terms` is taken: the shared ones (key None) into
+    plan_cost, each scenario's into its years (a term whose variable has no year, into
+    one more stage of its own), so a cost part added there is in the CVaR rows too."""
+    mdl, terms = sm.model, sm.cost_terms
+    shared = [t for (i, _), part in terms.items() if i is None for t in part]
+    year_of = {id(v): t for (_, _, t), v in sm.x.items()}
+    for n, node in enumerate(sm.tree.nodes):
+        for m in sm.problem.materials:
+            for name in ("z", "I", "u"):
+                year_of[id(getattr(mdl, name)[m, n])] = node.year
+    stages = [*sm.years, None]
+    index: dict[tuple, int] = {}  # the terms of a (w,t), as a key -> its variable
+    year_terms: list[list] = []
+    picked: dict[int, list[int]] = {}
+    for i in range(len(sm.scenarios)):
+        by_year: dict[int | None, list] = {t: [] for t in stages}
+        for (j, _), part in terms.items():
+            if j == i:
+                for c, v in part:
+                    if c != 0:
+                        by_year[year_of.get(id(v))].append((c, v))
+        picked[i] = []
+        for t in stages:
+            if t is None and not by_year[t]:
+                continue
+            key = tuple(sorted((id(v), c) for c, v in by_year[t]))
+            if key not in index:
+                index[key] = len(year_terms)
+                year_terms.append(by_year[t])
+            picked[i].append(index[key])
+    mdl.plan_cost = pyo.Var(domain=pyo.Reals)
+    mdl.year_cost = pyo.Var(range(len(year_terms)), domain=pyo.Reals)
+    mdl.plan_cost_def = pyo.Constraint(
+        expr=_linear([(-1, mdl.plan_cost), *[(c / unit, v) for c, v in shared]]) == 0
+    )
+    mdl.year_cost_def = pyo.Constraint(
+        range(len(year_terms)),
+        rule=lambda _, k: (
+            _linear([(-1, mdl.year_cost[k]), *[(c / unit, v) for c, v in year_terms[k]]]) == 0
+        ),
+    )
+    return {
+        i: _linear([(1, mdl.plan_cost), *[(1, mdl.year_cost[k]) for k in ks]])
+        for i, ks in picked.items()
+    }
 
 
 # ---------------------------------------------------------------- helpers

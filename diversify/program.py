@@ -47,6 +47,7 @@ class SolveOptions:
     mip_gap: float = 1e-4
     verbose: bool = False
     threads: int | None = None
+    highs: dict[str, object] = field(default_factory=dict)  # more HiGHS options, by name
 
 
 @dataclass
@@ -152,6 +153,8 @@ def to_highs(program: Program, options: SolveOptions) -> highspy.Highs:
     _use_threads(options.threads)
     if options.threads:
         h.setOptionValue("threads", options.threads)
+    for name, value in options.highs.items():
+        h.setOptionValue(name, value)
     return h
 
 
@@ -219,7 +222,8 @@ def solve_program(
     cheaper than it is, branch and bound stops on it, and the objective HiGHS reports
     is too low by that constant. Seen on about one workbook in eight among the figures'
     re-solves. The solution's own cost gives it away; such a solve is run again without
-    the start, and (should HiGHS's figure still disagree) without presolve.
+    the start, and (should HiGHS's figure still disagree) without presolve; the retries
+    take HiGHS's defaults for the options of `options.highs` (chosen for the start).
     """
     started = time.perf_counter()
     report, solution = run(to_highs(program, options), program, start)
@@ -227,7 +231,7 @@ def solve_program(
     for settings in retries:
         if solution is None or report.trusted:
             break
-        h = to_highs(program, options)
+        h = to_highs(program, replace(options, highs={}))
         for name, value in settings.items():
             h.setOptionValue(name, value)
         spent = report.solve_seconds
@@ -238,47 +242,11 @@ def solve_program(
     return report, solution
 
 
-def rounded_relaxation(
-    program: Program, options: SolveOptions
-) -> tuple[tuple[SolveReport, Solution] | None, float]:
-    """A plan from the LP relaxation, kept only if it is certified within the MIP gap.
-
-    The relaxation is solved, every binary it uses (value > 1e-6) is switched on and the
-    others off, and the continuous part is re-optimised: a feasible plan, whose cost is
-    within `mip_gap` of the relaxation's bound when the binaries hardly matter. Then no
-    branch and bound is needed (medium benchmark: 0.6 s -> 0.06 s). Returns that
-    (report, solution) or None, and HiGHS's time spent either way (two LPs).
-    """
-    binaries = np.flatnonzero(program.integrality)
-    if not len(binaries) or (program.upper[binaries] > 1).any():
-        return None, 0.0
-    relaxed = replace(program, integrality=np.zeros_like(program.integrality))
-    bound, relaxation = solve_program(relaxed, options)
-    seconds = bound.solve_seconds
-    if relaxation is None or bound.status != OPTIMAL:
-        return None, seconds
-    used = (relaxation.col_value[binaries] > 1e-6).astype(float)
-    rounded, plan = solve_program(program.with_fixed(binaries, used), options)
-    seconds += rounded.solve_seconds
-    if plan is None or rounded.status != OPTIMAL:
-        return None, seconds
-    gap = max(0.0, rounded.objective - bound.objective) / max(abs(rounded.objective), 1e-9)
-    if gap > options.mip_gap:
-        return None, seconds
-    report = SolveReport(
-        OPTIMAL,
-        rounded.objective,
-        gap,
-        seconds,
-        highs_status="Optimal (the rounded LP relaxation, within the MIP gap of its bound)",
-    )
-    return (report, Solution(plan.col_value)), seconds
-
-
 @dataclass
 class PlanTask:
     """A plan to find, as plain data: the program, a MIP start (column indices and
-    values) and whether to try the rounded relaxation first (when there is no start)."""
+    values) and whether to find a plan first from the LP relaxation (when there is no
+    start: `incumbent.core_solve`)."""
 
     program: Program
     start: tuple[np.ndarray, np.ndarray] | None = None
@@ -286,20 +254,17 @@ class PlanTask:
 
 
 def solve_plan(options: SolveOptions, task: PlanTask) -> tuple[SolveReport, Solution | None]:
-    """Find a plan: the rounded relaxation if it is within the gap, else the MIP (from
-    the start); the time limit holds for both together. A task of diversify.execution."""
-    shortcut, seconds = (None, 0.0)
+    """Find a plan: `incumbent.core_solve` (a plan from the LP relaxation, then the MIP
+    from it) without a start, else the MIP from the start; one time limit for all. A
+    task of diversify.execution."""
     if task.try_rounding:
-        shortcut, seconds = rounded_relaxation(task.program, options)
-    if shortcut:
-        report, solution = shortcut
+        from diversify.incumbent import core_solve  # it builds on this module
+
+        report, solution = core_solve(task.program, options)
         if options.verbose:
-            print(f"diversify: {report.highs_status}; gap {report.mip_gap:.2e}", file=sys.stderr)
+            print(f"diversify: {report.highs_status}; gap {report.mip_gap}", file=sys.stderr)
         return report, solution
-    mip_options = replace(options, time_limit_s=max(options.time_limit_s - seconds, 1e-3))
-    report, solution = solve_program(task.program, mip_options, task.start)
-    report.solve_seconds += seconds
-    return report, solution
+    return solve_program(task.program, options, task.start)
 
 
 def solve_task(

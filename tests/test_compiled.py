@@ -115,17 +115,92 @@ def _tiny(fixed_cost: float):
     )
 
 
-def test_the_rounded_relaxation_is_kept_only_within_the_gap():
-    from diversify.program import SolveOptions, rounded_relaxation
+def test_the_rounded_plan_is_kept_only_within_the_gap():
+    from diversify.incumbent import core_solve
+    from diversify.program import SolveOptions
 
     # fixed cost 0.001: bound 5.00005, rounded 5.001, gap 1.9e-4
-    kept, _ = rounded_relaxation(_tiny(0.001), SolveOptions(mip_gap=2e-4))
-    assert kept is not None
-    report, solution = kept
+    report, solution = core_solve(_tiny(0.001), SolveOptions(mip_gap=2e-4))
+    assert report.highs_status.startswith("Optimal (the rounded LP relaxation")
     assert report.objective == pytest.approx(5.001)
     assert report.mip_gap == pytest.approx((5.001 - 5.00005) / 5.001)
     assert solution.col_value.tolist() == pytest.approx([5.0, 1.0])
-    refused, seconds = rounded_relaxation(_tiny(0.001), SolveOptions(mip_gap=1e-4))
-    assert refused is None and seconds >= 0
-    refused, _ = rounded_relaxation(_tiny(10.0), SolveOptions(mip_gap=1e-4))  # 15 vs 5.5
-    assert refused is None
+    # not within 1e-4: the MIP runs (from the rounded plan) and certifies its own gap
+    report, solution = core_solve(_tiny(0.001), SolveOptions(mip_gap=1e-4))
+    assert report.highs_status == "Optimal" and report.objective == pytest.approx(5.001)
+    report, _ = core_solve(_tiny(10.0), SolveOptions(mip_gap=1e-4))  # 15 vs 5.5
+    assert report.highs_status == "Optimal" and report.objective == pytest.approx(15.0)
+
+
+def test_is_feasible_checks_rows_bounds_and_integrality():
+    from diversify.incumbent import is_feasible
+
+    program = _tiny(1.0)  # x >= 5, x <= 100 y, y binary
+    assert is_feasible(program, np.array([5.0, 1.0]))
+    assert not is_feasible(program, np.array([4.0, 1.0]))  # row x >= 5
+    assert not is_feasible(program, np.array([5.0, 0.04]))  # row x <= 100 y
+    assert not is_feasible(program, np.array([50.0, 0.5]))  # y not integer
+    assert not is_feasible(program, np.array([5.0, 2.0]))  # y > 1
+    assert not is_feasible(program, np.array([5.0]))  # a column missing
+    assert is_feasible(program, np.array([5.0 - 1e-7, 1.0]))  # within the tolerance
+
+
+def test_an_infeasible_plan_is_never_a_start(monkeypatch):
+    """A dive whose 'plan' breaks a row is dropped before the MIP runs."""
+    from diversify import incumbent
+    from diversify.program import Solution, SolveOptions, SolveReport
+
+    starts = []
+    solve = incumbent.solve_program
+
+    def spy(program, options, start=None):
+        if program.is_mip and program.integrality.sum() == 1 and len(program.cost) == 2:
+            starts.append(start)
+        return solve(program, options, start)
+
+    bad = (SolveReport("optimal", objective=0.0), Solution(np.array([0.0, 0.0])))
+    monkeypatch.setattr(incumbent, "_dive", lambda *a: bad)
+    monkeypatch.setattr(incumbent, "solve_program", spy)
+    report, _ = incumbent.core_solve(_tiny(10.0), SolveOptions(mip_gap=1e-4))
+    assert report.objective == pytest.approx(15.0)
+    assert starts and all(s is None or s[1].tolist() != [0.0, 0.0] for s in starts)
+
+
+def test_the_restricted_mip_runs_when_the_dive_finds_nothing(monkeypatch):
+    from diversify import incumbent
+    from diversify.program import SolveOptions, SolveReport
+
+    calls = []
+    restricted = incumbent._restricted
+    monkeypatch.setattr(incumbent, "_dive", lambda *a: (SolveReport("no_solution"), None))
+    monkeypatch.setattr(incumbent, "_restricted", lambda *a: calls.append(1) or restricted(*a))
+    report, _ = incumbent.core_solve(_tiny(10.0), SolveOptions(mip_gap=1e-4))
+    assert calls and report.objective == pytest.approx(15.0)
+
+
+def test_the_polish_switches_off_orders_the_plan_does_without():
+    """x >= 5, x <= 100 y1 + 100 y2, cost x + y1 + 2 y2: from y1 = y2 = 1 (cost 8) the
+    polish drops y2 (LP value 0, first: cost 6) and keeps y1 (without it x = 0 < 5)."""
+    import scipy.sparse as sp
+
+    from diversify.incumbent import _drop, is_feasible
+    from diversify.program import Program, SolveOptions
+
+    inf = float("inf")
+    program = Program(
+        cost=np.array([1.0, 1.0, 2.0]),
+        offset=0.0,
+        matrix=sp.csc_matrix(np.array([[1.0, 0.0, 0.0], [1.0, -100.0, -100.0]])),
+        lower=np.zeros(3),
+        upper=np.array([inf, 1.0, 1.0]),
+        row_lower=np.array([5.0, -inf]),
+        row_upper=np.array([inf, 0.0]),
+        integrality=np.array([0, 1, 1], dtype=np.int32),
+    )
+    binaries = np.array([1, 2])
+    report, polished = _drop(
+        program, binaries, np.array([0.05, 0.0]), np.array([5.0, 1.0, 1.0]), SolveOptions(), 10
+    )
+    assert report.objective == pytest.approx(6.0)
+    assert polished.col_value.tolist() == pytest.approx([5.0, 1.0, 0.0])
+    assert is_feasible(program, polished.col_value)

@@ -28,8 +28,9 @@ from diversify.checks import breaches
 from diversify.data import Problem
 from diversify.derive import scenario_data, scenario_tree
 from diversify.engine import optimise, settings_options
-from diversify.model import SourcingModel, build_model
-from diversify.solver import export_model
+from diversify.model import CVAR_UNIT_USD, SourcingModel, build_model
+from diversify.solver import SolveOptions, export_model
+from diversify.solver import solve as solve_model
 
 TESTS = Path(__file__).parent
 GOLDEN = TESTS / "golden"
@@ -61,6 +62,14 @@ FAMILY_TESTS: dict[str, tuple[str, ...]] = {
         "test_model.py::test_spec_example_3_nonanticipative",  # rows shared on the tree
     ),
     "excess_def": ("test_model.py::test_cvar_changes_the_choice",),
+    "plan_cost_def": (
+        "test_model.py::test_cvar_changes_the_choice",
+        "test_families.py::test_staged_cvar_rows_hold_each_scenario_cost",
+    ),
+    "year_cost_def": (
+        "test_model.py::test_cvar_changes_the_choice",
+        "test_families.py::test_staged_cvar_rows_hold_each_scenario_cost",
+    ),
     "objective": (
         "test_model.py::test_cvar_changes_the_choice",
         "test_model.py::test_spec_example_2_qualification_lead_time_discount_ban",
@@ -360,6 +369,64 @@ def contracts_substitution() -> Problem:
 GOLDEN_CASES = {
     f.__name__: f for f in (spec_example_2, policy_rules, cvar_recovery, contracts_substitution)
 }
+
+
+def test_staged_cvar_rows_hold_each_scenario_cost(monkeypatch):
+    """plan_cost + Σ_t year_cost[w,t] is C_w at the optimum; the year both scenarios
+    share (2025, one node) has one year_cost; the dense form gives the same optimum."""
+    p = cvar_recovery()
+    sm = build(p)
+    assert len(sm.model.year_cost) == 3  # 2025 shared; 2026 normal, 2026 squeeze
+    solve_model(sm.model, SolveOptions(mip_gap=1e-9))
+    for i, years in enumerate(((0, 1), (0, 2))):
+        staged = sm.model.plan_cost.value + sum(sm.model.year_cost[k].value for k in years)
+        staged *= CVAR_UNIT_USD  # the staged columns are in M USD
+        assert staged == pytest.approx(pyo.value(sm.model.cost[i]), rel=1e-9)
+    out = solve(p)
+    monkeypatch.setattr("diversify.model.CVAR_FORM", "dense")
+    assert not hasattr(build(p).model, "year_cost")
+    dense = solve(p)
+    assert out.objective == pytest.approx(dense.objective, rel=1e-9)
+    assert out.plan == pytest.approx(dense.plan)
+
+
+def test_staged_cvar_rows_are_the_scenario_costs_term_by_term():
+    """On the richest instance (every family), plan_cost + Σ year_cost of each scenario,
+    its rows substituted, has the very terms of C_w (cost[w]): nothing left out, e.g. a
+    cost part added to the model but not to the staged rows."""
+    from pyomo.repn import generate_standard_repn
+
+    p = rich_instance()
+    assert p.settings.risk_aversion > 0
+    sm = build(p)
+    mdl = sm.model
+    if not hasattr(mdl, "year_cost"):
+        pytest.skip("dense CVaR rows")
+
+    def terms(expr) -> dict[str, float]:
+        repn = generate_standard_repn(expr, compute_values=True)
+        out: dict[str, float] = {}
+        for c, v in zip(repn.linear_coefs, repn.linear_vars, strict=True):
+            out[v.name] = out.get(v.name, 0.0) + c
+        return {k: c for k, c in out.items() if abs(c) > 1e-12}
+
+    definition = {mdl.plan_cost.name: terms(mdl.plan_cost_def.body)}
+    definition |= {mdl.year_cost[k].name: terms(mdl.year_cost_def[k].body) for k in mdl.year_cost}
+    for i in range(len(sm.scenarios)):
+        staged: dict[str, float] = {}
+        row = terms(mdl.excess_def[i].body)
+        for name, c in row.items():
+            if name in definition:  # -c * (defined variable) = -c * its terms * unit
+                for v, cv in definition[name].items():
+                    if v != name:
+                        staged[v] = staged.get(v, 0.0) + c * cv
+        expected = terms(mdl.cost[i])
+        for v in staged.keys() | expected.keys():  # a banned offer's terms cancel to 0
+            got = -staged.get(v, 0.0) * CVAR_UNIT_USD
+            assert got == pytest.approx(expected.get(v, 0.0), rel=1e-12, abs=1e-6), v
+
+
+GOLDEN_CASES = {f.__name__: f for f in (spec_example_2, policy_rules, cvar_recovery)}
 
 
 def test_golden_cases_cover_every_family():

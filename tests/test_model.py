@@ -377,7 +377,9 @@ def test_min_suppliers_beyond_offers_is_infeasible():
         solve(p)
 
 
-def test_cvar_changes_the_choice():
+@pytest.mark.parametrize("form", ["dense", "staged"])
+def test_cvar_changes_the_choice(form, monkeypatch):
+    monkeypatch.setattr("diversify.model.CVAR_FORM", form)
     # spot 10 $/kg, x3 in a crisis (p 0.2); a supplier at 15 $/kg in both. 1 t.
     # risk-neutral: spot, 0.8*10,000 + 0.2*30,000 = 14,000.
     # λ = 0.5, α = 0.9: spot 14,000 + 0.5*30,000 = 29,000; supplier 15,000*1.5 = 22,500.

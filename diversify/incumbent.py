@@ -1,0 +1,241 @@
+"""The core MIP solved from a plan found first: the LP relaxation's lead, then HiGHS.
+
+On workbooks with many suppliers per material, minimum orders and rules over part of
+the horizon (benchmarks/concentrated.py) HiGHS's root bound is within the gap after a
+second, and it then spends most of its time in sub-MIP heuristics (RINS, RENS) looking
+for the plan; CBC finds it with a feasibility pump and a small branch and bound over
+the binaries its LP leaves fractional. This module does the latter before HiGHS starts:
+
+1. the LP relaxation (its bound and values);
+2. rounded: every binary the LP uses switched on, the continuous part re-optimised; a
+   plan within `mip_gap` of the LP bound is certified and kept (no branch and bound);
+3. a dive: the LP re-solved (warm, in one HiGHS) with the binaries it sets to 0 or 1
+   fixed there and the fractional ones at or above one half rounded up, until none is
+   fractional (some 20 LPs, 0.1 s); should that run into an infeasible LP, a restricted
+   MIP (RENS: binaries at 0 or 1 in the LP fixed, a MIP over the fractional ones);
+4. a polish of the dive's plan: each order it switched on that the LP left fractional
+   switched off in turn, kept off where feasible and cheaper (some 40 warm LPs);
+5. the cheapest plan, checked on the full program (every row, bound and
+   integrality), as a MIP start for the full MIP, with HiGHS's sub-MIP heuristics
+   and presolve off: with a plan this good they only cost time (benchmarks/RESULTS.md,
+   issue 14), and the bound is what is left.
+
+Without any plan (rules the rounding breaks and a restricted MIP that finds nothing)
+HiGHS runs as usual. Every step shares `time_limit_s`; the gap certified is the full
+MIP's (or the rounded plan's against the LP bound), so `mip_gap` holds as before.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+import highspy
+import numpy as np
+
+from diversify.program import (
+    OPTIMAL,
+    Program,
+    Solution,
+    SolveOptions,
+    SolveReport,
+    solve_program,
+    to_highs,
+)
+
+# once a plan is given: HiGHS's sub-MIP heuristics off, and presolve off (the MIP from
+# the plan then settles at the root: 0.2 s against 1-2 s; no start mis-mapped either)
+WITH_A_PLAN = {
+    "mip_heuristic_run_rins": False,
+    "mip_heuristic_run_rens": False,
+    "mip_heuristic_run_root_reduced_cost": False,
+    "mip_heuristic_run_feasibility_jump": False,
+    "presolve": "off",
+}
+DIVE_UP = 0.5  # a dive rounds up every fractional binary at or above this, per LP
+RESTRICTED_SHARE = 0.25  # of the time left, at most, for the restricted MIP
+FEASIBILITY_TOL = 1e-6  # relative to max(1, |bound|), as HiGHS's primal tolerance
+
+
+def is_feasible(program: Program, values: np.ndarray, tol: float = FEASIBILITY_TOL) -> bool:
+    """Does `values` keep every row, every column bound and integrality of the program?"""
+    if len(values) != len(program.cost) or not np.isfinite(values).all():
+        return False
+
+    def within(v, lo, hi) -> bool:
+        slack_lo = np.where(np.isfinite(lo), tol * np.maximum(1.0, np.abs(lo)), np.inf)
+        slack_hi = np.where(np.isfinite(hi), tol * np.maximum(1.0, np.abs(hi)), np.inf)
+        return bool(((v >= lo - slack_lo) & (v <= hi + slack_hi)).all())
+
+    ints = program.integrality == 1
+    return (
+        within(values, program.lower, program.upper)
+        and within(program.matrix @ values, program.row_lower, program.row_upper)
+        and bool((np.abs(values[ints] - np.round(values[ints])) <= tol).all())
+    )
+
+
+def core_solve(program: Program, options: SolveOptions) -> tuple[SolveReport, Solution | None]:
+    """Solve the core MIP as the module docstring says; the report's `solve_seconds`
+    is HiGHS's time over every step."""
+    started = time.perf_counter()
+    binaries = np.flatnonzero(program.integrality)
+    if not len(binaries) or (program.upper[binaries] > 1).any():
+        return solve_program(program, options)
+
+    def left() -> float:
+        return max(options.time_limit_s - (time.perf_counter() - started), 1e-3)
+
+    spent = 0.0
+    relaxed = replace(program, integrality=np.zeros_like(program.integrality))
+    bound, lp = solve_program(relaxed, replace(options, time_limit_s=left()))
+    spent += bound.solve_seconds
+    plans: list[tuple[float, np.ndarray]] = []
+    if lp is not None and bound.status == OPTIMAL:
+        values = lp.col_value[binaries]
+        used = (values > 1e-6).astype(float)
+        rounded, plan = solve_program(
+            program.with_fixed(binaries, used), replace(options, time_limit_s=left())
+        )
+        spent += rounded.solve_seconds
+        if plan is not None and rounded.status == OPTIMAL:
+            gap = max(0.0, rounded.objective - bound.objective) / max(abs(rounded.objective), 1e-9)
+            if gap <= options.mip_gap:
+                report = SolveReport(
+                    OPTIMAL,
+                    rounded.objective,
+                    gap,
+                    spent,
+                    highs_status="Optimal (the rounded LP relaxation, within the MIP gap of "
+                    "its bound)",
+                )
+                return report, Solution(plan.col_value)
+            plan.col_value[binaries] = used
+            plans.append((rounded.objective, plan.col_value))
+        dive, dived = _dive(program, binaries, options, left())
+        spent += dive.solve_seconds
+        if dived is not None:
+            plans.append((dive.objective, dived.col_value))
+            polish, polished = _drop(program, binaries, values, dived.col_value, options, left())
+            spent += polish.solve_seconds
+            if polished is not None:
+                plans.append((polish.objective, polished.col_value))
+        if dived is None:  # the dive ran into an infeasible LP (rules it rounded past)
+            restricted, found = _restricted(program, binaries, values, plans, options, left())
+            spent += restricted.solve_seconds
+            if found is not None:
+                plans.append((restricted.objective, found.col_value))
+    plans = [p for p in plans if is_feasible(program, p[1])]
+    mip_options = replace(options, time_limit_s=left())
+    start = None
+    if plans:
+        _, best = min(plans, key=lambda p: p[0])
+        start = (np.arange(len(best)), best)
+        mip_options.highs = {**WITH_A_PLAN, **options.highs}
+    report, solution = solve_program(program, mip_options, start)
+    report.solve_seconds += spent
+    return report, solution
+
+
+def _dive(
+    program: Program, binaries: np.ndarray, options: SolveOptions, seconds_left: float
+) -> tuple[SolveReport, Solution | None]:
+    """An LP dive: binaries the LP sets to 0 or 1 are fixed there, the fractional ones at
+    or above DIVE_UP (else the largest) rounded up, the LP solved again (warm, in one
+    HiGHS) until no binary is fractional; then the continuous part is re-optimised
+    with the binaries at their rounded values. Returns that plan, if it exists."""
+    started = time.perf_counter()
+    relaxed = replace(program, integrality=np.zeros_like(program.integrality))
+    h = to_highs(relaxed, replace(options, time_limit_s=seconds_left))
+    while True:
+        h.run()
+        seconds = h.getRunTime()  # over every run of this instance
+        if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            return SolveReport("no_solution", solve_seconds=seconds), None
+        v = np.array(h.getSolution().col_value)[binaries]
+        fractional = (v > 1e-6) & (v < 1 - 1e-6)
+        if not fractional.any() or time.perf_counter() - started > seconds_left:
+            break
+        up = fractional & (v >= DIVE_UP)
+        if not up.any():
+            up[np.argmax(np.where(fractional, v, -1.0))] = True
+        lower = np.where(up | (v >= 1 - 1e-6), 1.0, 0.0)
+        upper = np.where(up | (v > 1e-6), 1.0, 0.0)
+        h.changeColsBounds(len(binaries), binaries.astype(np.int32), lower, upper)
+    rounded = np.round(v)
+    report, plan = solve_program(
+        program.with_fixed(binaries, rounded),
+        replace(options, time_limit_s=max(seconds_left - (time.perf_counter() - started), 1e-3)),
+    )
+    report.solve_seconds += seconds
+    if plan is None or report.status != OPTIMAL:
+        return report, None
+    plan.col_value[binaries] = rounded
+    return report, plan
+
+
+def _drop(
+    program: Program,
+    binaries: np.ndarray,
+    lp_values: np.ndarray,
+    plan: np.ndarray,
+    options: SolveOptions,
+    seconds_left: float,
+) -> tuple[SolveReport, Solution | None]:
+    """Polish a plan: each binary it switches on that the LP left fractional is switched
+    off in turn (lowest LP value first), the continuous part re-optimised (warm, in one
+    HiGHS), and kept off where that is feasible and cheaper. A dive rounds a few orders
+    up that the optimum does without; this finds most of them in some 40 LPs."""
+    started = time.perf_counter()
+    bits = np.round(plan[binaries])
+    h = to_highs(program.with_fixed(binaries, bits), replace(options, time_limit_s=seconds_left))
+    h.run()
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        return SolveReport("no_solution", solve_seconds=h.getRunTime()), None
+    best = h.getInfo().objective_function_value
+    candidates = np.flatnonzero((bits == 1) & (lp_values < 1 - 1e-6))
+    for k in candidates[np.argsort(lp_values[candidates], kind="stable")]:
+        if time.perf_counter() - started > seconds_left:
+            break
+        j = int(binaries[k])
+        h.changeColBounds(j, 0.0, 0.0)
+        h.run()
+        cost = h.getInfo().objective_function_value
+        if h.getModelStatus() == highspy.HighsModelStatus.kOptimal and cost < best - 1e-9 * abs(
+            best
+        ):
+            best, bits[k] = cost, 0.0
+        else:
+            h.changeColBounds(j, 1.0, 1.0)
+    h.run()
+    seconds = h.getRunTime()  # over every run of this instance
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        return SolveReport("no_solution", solve_seconds=seconds), None
+    values = np.array(h.getSolution().col_value)
+    values[binaries] = bits
+    cost = float(program.cost @ values + program.offset)
+    return SolveReport(OPTIMAL, cost, solve_seconds=seconds), Solution(values)
+
+
+def _restricted(
+    program: Program,
+    binaries: np.ndarray,
+    values: np.ndarray,
+    plans: list[tuple[float, np.ndarray]],
+    options: SolveOptions,
+    seconds_left: float,
+) -> tuple[SolveReport, Solution | None]:
+    """RENS: the binaries the LP set to 0 or 1 fixed, a MIP over the others (from the
+    rounded plan, which keeps those fixings, when there is one)."""
+    settled = (values <= 1e-6) | (values >= 1 - 1e-6)
+    sub = program.with_fixed(binaries[settled], np.round(values[settled]))
+    sub.integrality[binaries[~settled]] = 1
+    sub_options = replace(options, time_limit_s=RESTRICTED_SHARE * seconds_left)
+    start = None
+    if plans:
+        sub_options.highs = {**WITH_A_PLAN, **options.highs}
+        start = (np.arange(len(plans[0][1])), plans[0][1])
+    report, solution = solve_program(sub, sub_options, start)
+    if report.status not in (OPTIMAL, "time_limit"):
+        return report, None
+    return report, solution
