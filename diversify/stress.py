@@ -331,7 +331,7 @@ def solve_hindsight(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Objective and tonnes short of each case: one HiGHS model, modified and re-run warm."""
     t = rhs.shape[1]
-    h = to_highs(program, SolveOptions())  # threads: HiGHS's scheduler is per process
+    h = to_highs(program, SolveOptions(threads=1))  # as every task: the same result anywhere
     optimal = highspy.HighsModelStatus.kOptimal
     rows = np.arange(t, dtype=np.int32)
     zeros = np.zeros(t)
