@@ -39,6 +39,7 @@ from diversify.program import (
     Solution,
     SolveOptions,
     SolveReport,
+    run_interruptibly,
     solve_program,
     to_highs,
 )
@@ -148,7 +149,7 @@ def _dive(
     relaxed = replace(program, integrality=np.zeros_like(program.integrality))
     h = to_highs(relaxed, replace(options, time_limit_s=seconds_left))
     while True:
-        h.run()
+        run_interruptibly(h, False)
         seconds = h.getRunTime()  # over every run of this instance
         if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             return SolveReport("no_solution", solve_seconds=seconds), None
@@ -189,7 +190,7 @@ def _drop(
     started = time.perf_counter()
     bits = np.round(plan[binaries])
     h = to_highs(program.with_fixed(binaries, bits), replace(options, time_limit_s=seconds_left))
-    h.run()
+    run_interruptibly(h, False)
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
         return SolveReport("no_solution", solve_seconds=h.getRunTime()), None
     best = h.getInfo().objective_function_value
@@ -199,7 +200,7 @@ def _drop(
             break
         j = int(binaries[k])
         h.changeColBounds(j, 0.0, 0.0)
-        h.run()
+        run_interruptibly(h, False)
         cost = h.getInfo().objective_function_value
         if h.getModelStatus() == highspy.HighsModelStatus.kOptimal and cost < best - 1e-9 * abs(
             best
@@ -207,7 +208,7 @@ def _drop(
             best, bits[k] = cost, 0.0
         else:
             h.changeColBounds(j, 1.0, 1.0)
-    h.run()
+    run_interruptibly(h, False)
     seconds = h.getRunTime()  # over every run of this instance
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
         return SolveReport("no_solution", solve_seconds=seconds), None

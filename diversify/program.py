@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import os
+import signal
 import sys
 import threading
 import time
@@ -128,7 +129,7 @@ def to_highs(program: Program, options: SolveOptions) -> highspy.Highs:
     h.setOptionValue("output_flag", options.verbose)
     if options.verbose:  # HiGHS's log to stderr: stdout is kept for results (--json)
         h.setOptionValue("log_to_console", False)
-        h.cbLogging.subscribe(lambda event: sys.stderr.write(event.message))
+        h.cbLogging.subscribe(_log_to_stderr)
     a = program.matrix
     h.passModel(
         len(program.cost),
@@ -177,6 +178,45 @@ def _use_threads(threads: int | None) -> None:
             _scheduler_threads[0] = threads
 
 
+def _log_to_stderr(event) -> None:
+    """--verbose: HiGHS's log line to stderr (stdout is kept for results)."""
+    sys.stderr.write(event.message)
+
+
+def run_interruptibly(h: highspy.Highs, is_mip: bool) -> None:
+    """h.run(), raising KeyboardInterrupt if Ctrl-C arrived during it.
+
+    HiGHS swallows an exception raised in Python code it calls back (the log of
+    --verbose, highspy's own dispatch): it prints "ERROR: Exception KeyboardInterrupt"
+    and solves on. So while HiGHS runs in the main thread, SIGINT only sets a flag; a
+    MIP checks it at its nodes (cheap beside a node's LPs) and stops, and the interrupt
+    is raised once HiGHS returns. Elsewhere (a Dask worker's thread, a process that
+    ignores SIGINT) HiGHS just runs."""
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    ):
+        h.run()
+        return
+    stop = threading.Event()
+
+    def check(event) -> None:
+        if stop.is_set():
+            event.interrupt()
+
+    previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
+    if is_mip:
+        h.cbMipInterrupt.subscribe(check)
+    try:
+        h.run()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if is_mip:
+            h.cbMipInterrupt.unsubscribe(check)
+    if stop.is_set():
+        raise KeyboardInterrupt
+
+
 def run(
     h: highspy.Highs, program: Program, start: tuple[np.ndarray, np.ndarray] | None = None
 ) -> tuple[SolveReport, Solution | None]:
@@ -188,7 +228,7 @@ def run(
     if start is not None and len(start[0]):
         idx, vals = start
         h.setSolution(len(idx), idx.astype(np.int32), vals.astype(float))
-    h.run()
+    run_interruptibly(h, program.is_mip)
     status = h.getModelStatus()
     info = h.getInfo()
     has_plan = info.primal_solution_status == 2  # kSolutionStatusFeasible

@@ -376,7 +376,7 @@ def test_ctrl_c_on_the_command_line_writes_nothing_and_leaves_no_process(tmp_pat
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-    assert proc.returncode == 130, rest[-2000:]
+    assert proc.returncode == 130, (proc.returncode, rest[-3000:])
     assert "Interrupted: nothing was written." in rest
     assert not out.exists()
     time.sleep(1.0)
