@@ -362,12 +362,11 @@ def resilience_figures(
     if lam > 0:
         rp = _objective(solved[RP_LABEL])
     checks = [
-        _plan_check("core solve", (core.report, None), c, None, options, None, core, lam == 0),
-        _plan_check(label[0], first, c, columns_of[label[0]], options, 0),
+        _plan_check("core solve", (core.report, None), c, None, options, None, core, lam == 0)
     ]
     checks += [
         _plan_check(label[i], solved[label[i]], c, columns_of[label[i]], options, i)
-        for i in range(1, len(names))
+        for i in range(len(names))
     ]
     if lam > 0:
         checks.append(_plan_check(RP_LABEL, solved[RP_LABEL], c, columns_of[RP_LABEL], options))
@@ -376,7 +375,7 @@ def resilience_figures(
         checks.append(
             _plan_check("mean-value plan", (mv.report, None), mv.compiled, None, options, 0, mv)
         )
-    verify_figures(core, optima, rp, eev[0] if eev else None, solved, label, checks, options)
+    verify_figures(core, optima, ws, rp, eev[0] if eev else None, solved, label, checks)
     price = value = None
     if least_cost:
         w0 = names[0]
@@ -429,12 +428,12 @@ def _plan_check(
 def verify_figures(
     core: Outcome,
     optima: dict[str, float | None],
+    ws: float | None,
     rp: float | None,
     eev: float | None,
     solved: dict,
     label: list[str],
     checks: list,
-    options: SolveOptions,
 ) -> None:
     """Invariants every solve keeps, or an internal error (never a silently wrong figure):
 
@@ -469,10 +468,7 @@ def verify_figures(
         if RP_LABEL in solved and solved[RP_LABEL]
         else core.report.mip_gap
     ) or 0.0
-    if rp is not None and all(v is not None for v in optima.values()):
-        ws = sum(
-            p * optima[w] for w, p in zip(core.scenario_names, core.probabilities, strict=True)
-        )
+    if rp is not None and ws is not None:
         ws_gap = sum(
             p * gaps[w] for w, p in zip(core.scenario_names, core.probabilities, strict=True)
         )

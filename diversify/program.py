@@ -260,10 +260,11 @@ def solve_program(
     start into the reduced problem ("MIP start solution is feasible in the reduced space:
     objective value is ..." lower than the start's true cost): the start then looks
     cheaper than it is, branch and bound stops on it, and the objective HiGHS reports
-    is too low by that constant. Seen on about one workbook in eight among the figures'
-    re-solves. The solution's own cost gives it away; such a solve is run again without
-    the start, and (should HiGHS's figure still disagree) without presolve; the retries
-    take HiGHS's defaults for the options of `options.highs` (chosen for the start).
+    is too low by that constant (the figures went wrong on one hidden workbook in eight,
+    on one generated problem in thirty). The solution's own cost gives it away; such a
+    solve is run again without the start, and (should HiGHS's figure still disagree)
+    without presolve; the retries take HiGHS's defaults for the options of
+    `options.highs` (chosen for the start).
     """
     started = time.perf_counter()
     report, solution = run(to_highs(program, options), program, start)

@@ -76,11 +76,6 @@ def need(problem: Problem, starts: Starts) -> np.ndarray:
     )
 
 
-def offer_price(problem: Problem, supplier: str, material: str, year: int) -> float:
-    """price[s,m,t] in USD/kg: the `Prices` cell of the year, else the offer's price."""
-    return problem.offers[(supplier, material)].price(year)
-
-
 @dataclass
 class PlanData:
     """A plan and the problem's data as arrays: offers o (those the plan orders), materials
@@ -120,7 +115,7 @@ def plan_data(problem: Problem, plan: Plan, starts: Starts | None = None) -> Pla
     land = (
         np.array(
             [
-                [1000 * offer_price(problem, s, m, t) * (1 + problem.tariff(s, t)) for t in years]
+                [1000 * problem.offers[(s, m)].price(t) * (1 + problem.tariff(s, t)) for t in years]
                 for s, m in offers
             ]
         ).reshape(-1, len(years))

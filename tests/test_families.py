@@ -426,8 +426,6 @@ def test_staged_cvar_rows_are_the_scenario_costs_term_by_term():
             assert got == pytest.approx(expected.get(v, 0.0), rel=1e-12, abs=1e-6), v
 
 
-
-
 def test_golden_cases_cover_every_family():
     covered = set()
     for make in GOLDEN_CASES.values():
