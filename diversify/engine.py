@@ -565,7 +565,7 @@ def contract_term_costs(
         if solution is None:
             continue
         # the solution's own cost: HiGHS's reported objective can differ after a MIP start
-        saving = core.objective - float(program.cost @ solution.col_value + program.offset)
+        saving = core.objective - program.cost_of(solution.col_value)
         if saving <= options.mip_gap * abs(core.objective) + 1e-6:
             continue
         term = problem.offers[(s, m)].min_contract_years

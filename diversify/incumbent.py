@@ -214,7 +214,7 @@ def _drop(
         return SolveReport("no_solution", solve_seconds=seconds), None
     values = np.array(h.getSolution().col_value)
     values[binaries] = bits
-    cost = float(program.cost @ values + program.offset)
+    cost = program.cost_of(values)
     return SolveReport(OPTIMAL, cost, solve_seconds=seconds), Solution(values)
 
 

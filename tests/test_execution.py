@@ -447,3 +447,36 @@ def test_stress_gives_the_same_figures_here_and_on_a_scheduler(scheduler, tmp_pa
         runs[name].pop("output")
     assert runs["here"]["hindsight"]["mean_usd"] > 0
     assert runs["scheduler"] == runs["here"]
+
+
+COST_OF = """
+import sys, numpy as np, scipy.sparse as sp
+from diversify.program import Program
+rng = np.random.default_rng(7)
+n = 200_000
+cost, values = rng.normal(0, 1e6, n), rng.uniform(0, 50, n)
+p = Program(cost, 3.5, sp.csc_matrix((0, n)), np.zeros(n), values, np.zeros(0), np.zeros(0),
+            np.zeros(n, dtype=np.int32))
+print(repr(p.cost_of(values)))
+"""
+
+
+def test_a_plans_cost_is_the_same_to_the_last_bit_whatever_the_blas_threads():
+    """A BLAS dot product sums in an order set by its thread count, and Dask's workers
+    run with one (OPENBLAS_NUM_THREADS=1): the frontier's points cost a few units in the
+    last place apart here and on 2 workers. `Program.cost_of` is correctly rounded."""
+    import math
+
+    import numpy as np
+
+    figures = set()
+    for threads in ("1", "2", "4"):
+        env = os.environ | {"OPENBLAS_NUM_THREADS": threads, "OMP_NUM_THREADS": threads}
+        out = subprocess.run(
+            [sys.executable, "-c", COST_OF], env=env, capture_output=True, text=True, check=True
+        )
+        figures.add(out.stdout.strip())
+    assert len(figures) == 1
+    rng = np.random.default_rng(7)
+    cost, values = rng.normal(0, 1e6, 200_000), rng.uniform(0, 50, 200_000)
+    assert float(figures.pop()) == math.fsum((cost * values).tolist()) + 3.5
