@@ -11,6 +11,7 @@ import math
 import os
 import tempfile
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -149,14 +150,28 @@ def copy_sheet(ws: Worksheet, rows: list[list]) -> None:
                 cell.number_format = raw.number_format
 
 
+@dataclass
+class BulkSheet:
+    """A sheet too long for openpyxl's cell objects (a million rows), streamed as XML:
+    its rows (header first) and a number format per column name (a key of FORMATS or a
+    format; other columns plain). The header is styled as every table's."""
+
+    rows: Iterable[Sequence]
+    formats: dict[str, str] = field(default_factory=dict)
+
+
 def save_atomic(
-    wb: Workbook, path: Path, force: bool, bulk: dict[str, Iterable[Sequence]] | None = None
+    wb: Workbook,
+    path: Path,
+    force: bool,
+    bulk: dict[str, Iterable[Sequence] | BulkSheet] | None = None,
 ) -> None:
     """Write to a temporary file beside the target, then rename it into place.
 
-    `bulk`: sheet title -> rows (header first) of sheets too long for openpyxl's cell
-    objects (a million rows); each titled sheet must exist in `wb` (left empty) and its
-    XML is streamed in place of the empty one (plain values, no formats).
+    `bulk`: sheet title -> its rows (or a `BulkSheet`); each titled sheet must exist in
+    `wb` (left empty) and its XML is streamed in place of the empty one.
+    The file gets the permissions of any file the planner creates (umask), not the
+    owner-only ones of a temporary file.
     """
     path = Path(path)
     if path.exists() and not force:
@@ -168,16 +183,40 @@ def save_atomic(
         ws.page_setup.orientation = "landscape"
         ws.sheet_properties.pageSetUpPr.fitToPage = True
         ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
+    sheets = {
+        title: sheet if isinstance(sheet, BulkSheet) else BulkSheet(sheet)
+        for title, sheet in (bulk or {}).items()
+    }
+    styles = {title: _bulk_styles(wb[title], sheet) for title, sheet in sheets.items()}
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             wb.save(fh)
-        if bulk:
-            _stream_sheets(Path(tmp), bulk)
+        if sheets:
+            _stream_sheets(Path(tmp), sheets, styles)
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _bulk_styles(ws: Worksheet, sheet: BulkSheet) -> tuple[str, dict[str, str]]:
+    """The style ids (` s="k"`) of a bulk sheet's header and number formats: registered
+    in the workbook through placeholder cells that the streamed XML replaces."""
+    header = ws.cell(1, 1)
+    header.font, header.fill = HEADER_FONT, HEADER_FILL
+    ids = {}
+    for j, (name, fmt) in enumerate(sheet.formats.items(), start=2):
+        ws.cell(1, j).number_format = FORMATS.get(fmt, fmt)
+        ids[name] = f' s="{ws.cell(1, j).style_id}"'
+    return f' s="{header.style_id}"', ids
 
 
 def add_series(
@@ -208,13 +247,15 @@ _SHEET_XML = (
     'activePane="bottomLeft" state="frozen"/></sheetView></sheetViews>'
     '<cols><col min="1" max="16" width="16" customWidth="1"/></cols><sheetData>'
 )
+ROWS_AT_ONCE = 10_000
 
 
-def _stream_sheets(path: Path, bulk: dict[str, Iterable[Sequence]]) -> None:
+def _stream_sheets(
+    path: Path, bulk: dict[str, BulkSheet], styles: dict[str, tuple[str, dict[str, str]]]
+) -> None:
     """Replace the XML of the named (empty) sheets of a saved .xlsx by their rows."""
     import re
     import zipfile
-    from xml.sax.saxutils import escape
 
     with zipfile.ZipFile(path) as z:
         book = z.read("xl/workbook.xml").decode()
@@ -225,53 +266,87 @@ def _stream_sheets(path: Path, bulk: dict[str, Iterable[Sequence]]) -> None:
         for name, rid in re.findall(r'<sheet[^>]*?name="([^"]+)"[^>]*?r:id="(rId\d+)"', book):
             title = name.replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">")
             if title in bulk:
-                parts["xl/" + target[rid].lstrip("/").removeprefix("xl/")] = bulk[title]
+                parts["xl/" + target[rid].lstrip("/").removeprefix("xl/")] = title
         tmp = path.with_suffix(".bulk")
         with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as out:
             for item in z.infolist():
                 if item.filename in parts:
+                    title = parts[item.filename]
                     with out.open(item.filename, "w") as fh:
-                        _write_sheet_xml(fh, parts[item.filename], escape)
+                        _write_sheet_xml(fh, bulk[title].rows, *styles[title])
                 else:
                     out.writestr(item, z.read(item.filename))
     os.replace(tmp, path)
 
 
-def _write_sheet_xml(fh, rows: Iterable[Sequence], escape) -> None:
-    """Rows as sheet XML; cells without references (they follow in order, blanks as <c/>).
-
+class _Cells:
+    """Cell XML of plain values (no references: cells follow in order, blanks as <c/>).
     A text's cell is made once and reused (names, scopes and years repeat down a sheet)."""
-    fh.write(_SHEET_XML.encode())
-    texts: dict[str, str] = {}
 
-    def cell(v) -> str:
+    def __init__(self) -> None:
+        from xml.sax.saxutils import escape
+
+        self.escape = escape
+        self.texts: dict[str, str] = {}
+
+    def one(self, v, style: str = "") -> str:
         kind = type(v)
         if kind is str:
-            xml = texts.get(v)
+            xml = self.texts.get(v)
             if xml is None:
-                text = escape(ILLEGAL_CHARACTERS_RE.sub("", v))
-                xml = texts[v] = f'<c t="inlineStr"><is><t>{text}</t></is></c>'
+                text = self.escape(ILLEGAL_CHARACTERS_RE.sub("", v))
+                xml = self.texts[v] = f'<c t="inlineStr"><is><t>{text}</t></is></c>'
             return xml
         if kind is int:
-            return f"<c><v>{v}</v></c>"
+            return f"<c{style}><v>{v}</v></c>"
         if kind is float:
-            return f"<c><v>{v!r}</v></c>" if math.isfinite(v) else "<c/>"
+            return f"<c{style}><v>{v!r}</v></c>" if math.isfinite(v) else "<c/>"
         if v is None:
             return "<c/>"
         v = _plain(v)
         if isinstance(v, bool):
             return f'<c t="b"><v>{int(v)}</v></c>'
-        return cell(v if isinstance(v, int | float | type(None)) else str(v))
+        return self.one(v if isinstance(v, int | float | type(None)) else str(v), style)
 
-    chunk: list[str] = []
+    def column(self, values: tuple, style: str) -> list[str]:
+        """A column of a block of rows; one comprehension where it holds one type."""
+        kinds = set(map(type, values))
+        if kinds == {float}:  # v - v == 0: finite (NaN and infinities become blanks)
+            return [f"<c{style}><v>{v!r}</v></c>" if v - v == 0 else "<c/>" for v in values]
+        if kinds == {int}:
+            return [f"<c{style}><v>{v}</v></c>" for v in values]
+        if kinds == {str}:
+            texts = self.texts
+            return [texts.get(v) or self.one(v) for v in values]
+        return [self.one(v, style) for v in values]
+
+
+def _write_sheet_xml(fh, rows: Iterable[Sequence], header_style: str = "", formats=None) -> None:
+    """Rows as sheet XML, written a block of rows at a time, column by column; the
+    header styled, the columns named in `formats` (name -> ` s="k"`) number-formatted."""
+    from itertools import islice, zip_longest
+
+    fh.write(_SHEET_XML.encode())
+    cells = _Cells()
+    rows = iter(rows)
+    header = next(rows, None)
     n_rows = n_columns = 0
-    for row in rows:
-        chunk.append(f"<row>{''.join(map(cell, row))}</row>")
-        n_rows, n_columns = n_rows + 1, max(n_columns, len(row))
-        if len(chunk) >= 10_000:
-            fh.write("".join(chunk).encode())
-            chunk.clear()
+    styles: list[str] = []
+    if header is not None:
+        heads = (cells.one(v).replace("<c", f"<c{header_style}", 1) for v in header)
+        fh.write(f"<row>{''.join(heads)}</row>".encode())
+        n_rows, n_columns = 1, len(header)
+        styles = [(formats or {}).get(str(name), "") for name in header]
+    while block := list(islice(rows, ROWS_AT_ONCE)):
+        width = max(map(len, block))
+        columns = list(zip_longest(*block)) if width else []
+        styles += [""] * (width - len(styles))
+        xml = [cells.column(col, styles[j]) for j, col in enumerate(columns)]
+        fh.write("".join(f"<row>{''.join(r)}</row>" for r in zip(*xml, strict=True)).encode())
+        if not width:
+            fh.write(b"<row/>" * len(block))
+        n_rows, n_columns = n_rows + len(block), max(n_columns, width)
     end = "</sheetData>"
     if n_rows and n_columns:  # a filter on the header, as on every other table
         end += f'<autoFilter ref="A1:{get_column_letter(n_columns)}{n_rows}"/>'
-    fh.write(("".join(chunk) + end + "</worksheet>").encode())
+    fh.write((end + "</worksheet>").encode())

@@ -239,7 +239,7 @@ def stress_workbook(
 
     from diversify.compare import read_plan_book
     from diversify.risks import draw
-    from diversify.stress import figures, run_hindsight, stress_costs
+    from diversify.stress import figures, stress_costs
     from diversify.stressbook import EVENTS_HEADER, SAMPLES_HEADER, histogram, write_stress_workbook
 
     start = time.perf_counter()
@@ -249,15 +249,24 @@ def stress_workbook(
     problem = book.problem
     progress(f"drawing {samples:,} samples")
     drawn = draw(problem, samples, seed)
-    clock = time.perf_counter()
+    clock, phase = [time.perf_counter()], [""]
 
-    def step(label: str) -> None:  # "... k/N": the time left from the pace so far
-        done, _, total = label.rpartition(" ")[2].partition("/")
+    def step(label: str) -> None:  # "... k/N": the time left from this round's pace so far
+        head, _, count = label.rpartition(" ")
+        done, _, total = count.partition("/")
+        if head != phase[0]:
+            phase[0], clock[0] = head, time.perf_counter()
         if done.isdigit() and total.isdigit() and int(done) > 1:
-            spent = time.perf_counter() - clock
+            spent = time.perf_counter() - clock[0]
             left = spent / (int(done) - 1) * (int(total) - int(done) + 1)
             label += f", about {left:,.0f} s left"
         progress(label)
+
+    texts: list[str] = []
+
+    def describe() -> None:  # the workbook's texts, here while the workers cost samples
+        if output is not None and not texts:
+            texts.extend(drawn.describe(int(r)) for r in drawn.distinct)
 
     progress(f"costing the plan in {len(drawn.distinct):,} distinct samples")
     with Executor(workers, scheduler, verbose) as executor:
@@ -265,8 +274,8 @@ def stress_workbook(
             problem,
             book.plan,
             drawn,
-            lambda tasks: executor.map(
-                run_hindsight, tasks, progress=step, label="hindsight recoveries"
+            lambda fn, payloads, shared, label: executor.map(
+                fn, payloads, shared=shared, progress=step, label=label, meanwhile=describe
             ),
             book.starts,
         )
@@ -283,7 +292,7 @@ def stress_workbook(
     }
     if output is not None:
         progress("writing the stress workbook")
-        texts = [drawn.describe(int(r)) for r in drawn.distinct]
+        describe()
         events = [texts[k] for k in drawn.scenario_of.tolist()]
         h_short = costs.hindsight_short.sum(axis=1)
         p_short = costs.policy_short.sum(axis=1)

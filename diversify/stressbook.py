@@ -14,6 +14,7 @@ from diversify.excel_out import (
     FORMATS,
     SUBTITLE_FONT,
     TITLE_FONT,
+    BulkSheet,
     add_series,
     safe_value,
     save_atomic,
@@ -28,6 +29,13 @@ SAMPLES_HEADER = [
     "hindsight_shortfall_t",
     "policy_shortfall_t",
 ]
+SAMPLES_FORMATS = {
+    "sample": "int",
+    "hindsight_cost_usd": "USD",
+    "policy_cost_usd": "USD",
+    "hindsight_shortfall_t": "t",
+    "policy_shortfall_t": "t",
+}
 EVENTS_HEADER = ["sample", "risk", "from_year", "to_year"]
 FIGURE_ROWS = (
     ("mean cost", "mean_usd", "USD"),
@@ -157,4 +165,8 @@ def write_stress_workbook(
             columns=["item", "value"],
         ),
     )
-    save_atomic(wb, path, force, {"Samples": samples_rows, "Sample events": event_rows})
+    bulk = {
+        "Samples": BulkSheet(samples_rows, SAMPLES_FORMATS),
+        "Sample events": BulkSheet(event_rows, {"sample": "int"}),
+    }
+    save_atomic(wb, path, force, bulk)

@@ -167,3 +167,23 @@ def test_an_input_is_never_the_output_even_with_force(tmp_path):
     r = run("solve", src, "-o", src, "--force")
     assert r.exit_code == 2 and "input" in r.stderr
     assert sha(src) == before
+
+
+def test_an_output_gets_the_permissions_of_any_new_file_not_a_temporary_files(tmp_path):
+    """Written atomically through a temporary file (owner-only, 0600), the output is
+    then given the planner's umask, as any file they create."""
+    import os
+
+    from openpyxl import Workbook
+
+    from diversify.excel_out import BulkSheet, save_atomic
+
+    old = os.umask(0o022)
+    try:
+        wb = Workbook()
+        wb.create_sheet("Bulk")
+        save_atomic(wb, tmp_path / "out.xlsx", False, {"Bulk": BulkSheet([["a"], [1.5]])})
+    finally:
+        os.umask(old)
+    assert (tmp_path / "out.xlsx").stat().st_mode & 0o777 == 0o644
+    assert [p.name for p in tmp_path.iterdir()] == ["out.xlsx"]
