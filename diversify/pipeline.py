@@ -239,37 +239,39 @@ def stress_workbook(
 
     from diversify.compare import read_plan_book
     from diversify.risks import draw
-    from diversify.stress import figures, stress_costs
+    from diversify.stress import figures, stress_costs, work_seconds
     from diversify.stressbook import EVENTS_HEADER, SAMPLES_HEADER, histogram, write_stress_workbook
 
     start = time.perf_counter()
     check_output(output, force, plan_path)
-    progress("reading the plan workbook")
-    book = read_plan_book(plan_path, Path(plan_path).stem)
-    problem = book.problem
-    progress(f"drawing {samples:,} samples")
-    drawn = draw(problem, samples, seed)
-    clock, phase = [time.perf_counter()], [""]
-
-    def step(label: str) -> None:  # "... k/N": the time left from this round's pace so far
-        head, _, count = label.rpartition(" ")
-        done, _, total = count.partition("/")
-        if head != phase[0]:
-            phase[0], clock[0] = head, time.perf_counter()
-        if done.isdigit() and total.isdigit() and int(done) > 1:
-            spent = time.perf_counter() - clock[0]
-            left = spent / (int(done) - 1) * (int(total) - int(done) + 1)
-            label += f", about {left:,.0f} s left"
-        progress(label)
-
-    texts: list[str] = []
-
-    def describe() -> None:  # the workbook's texts, here while the workers cost samples
-        if output is not None and not texts:
-            texts.extend(drawn.describe(int(r)) for r in drawn.distinct)
-
-    progress(f"costing the plan in {len(drawn.distinct):,} distinct samples")
     with Executor(workers, scheduler, verbose) as executor:
+        executor.expect(0.0)  # --workers K > 1: the cluster starts while the plan is read
+        progress("reading the plan workbook")
+        book = read_plan_book(plan_path, Path(plan_path).stem)
+        problem = book.problem
+        progress(f"drawing {samples:,} samples")
+        drawn = draw(problem, samples, seed)
+        executor.expect(work_seconds(book.plan, problem, len(drawn.distinct)))
+        clock, phase = [time.perf_counter()], [""]
+
+        def step(label: str) -> None:  # "... k/N": the time left from this round's pace so far
+            head, _, count = label.rpartition(" ")
+            done, _, total = count.partition("/")
+            if head != phase[0]:
+                phase[0], clock[0] = head, time.perf_counter()
+            if done.isdigit() and total.isdigit() and int(done) > 1:
+                spent = time.perf_counter() - clock[0]
+                left = spent / (int(done) - 1) * (int(total) - int(done) + 1)
+                label += f", about {left:,.0f} s left"
+            progress(label)
+
+        texts: list[str] = []
+
+        def describe() -> None:  # the workbook's texts, here while the workers cost samples
+            if output is not None and not texts:
+                texts.extend(drawn.describe(int(r)) for r in drawn.distinct)
+
+        progress(f"costing the plan in {len(drawn.distinct):,} distinct samples")
         costs = stress_costs(
             problem,
             book.plan,

@@ -23,35 +23,37 @@ two rules:
 
   q[t] = Σ_s a[s,m,t] x[s,m,t] delivered and n[t] the need. One HiGHS model per material
   is modified (row bounds, z bounds and costs) and re-run, warm, for every distinct
-  (q, sa, spm) of that material: identical data are solved once.
+  case of that material: samples whose events that matter to it agree are solved once.
 * policy: SPEC §8's year-by-year rule (`policy_recovery`), vectorised over samples.
 
-The work is two rounds of tasks of plain data (numpy arrays, no live solver), so that
-a task runner (`diversify.execution`) can spread them: the distinct samples in chunks
-(`cost_samples`: purchases, the policy, each material's distinct recovery cases), then
-the distinct cases of all chunks as LPs (`run_hindsight`). The chunks are fixed by the
-data alone, never by the number of workers.
+The work is one round of independent tasks of plain data (numpy arrays, no live
+solver), so that a task runner (`diversify.execution`) can spread them: the policy on
+chunks of distinct samples (`PolicyTask`), and per material the distinct hindsight LPs
+(`HindsightTask`), samples being one LP of material m when the events that matter to m
+(`relevant`) are the same. A task gets which events run when and computes its own
+deliveries; the chunks are fixed by the data alone, never by the number of workers.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Protocol
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Protocol
 
 import highspy
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 
 from diversify.data import Problem
 from diversify.derive import discount_factor, hits_offer
-from diversify.engine import Plan
 from diversify.errors import DiversifyError
-from diversify.model import BUY_THRESHOLD_T, Starts, substitution_cost
 from diversify.program import Program, SolveOptions, to_highs
 from diversify.risks import Samples
+
+if TYPE_CHECKING:  # the tasks' workers import this module: no Pyomo there (1.4 s each)
+    from diversify.engine import Plan
+    from diversify.model import Starts
 
 SHORT_T = 1e-6  # a sample is short when more than this is unmet (all materials, years)
 Z95 = 1.96
@@ -110,6 +112,8 @@ class PlanData:
 def plan_data(problem: Problem, plan: Plan, starts: Starts | None = None) -> PlanData:
     """The arrays of a plan and its substitutions' start years (see `PlanData`); buy,
     active, use follow from x (SPEC §4.6)."""
+    from diversify.model import BUY_THRESHOLD_T, substitution_cost  # Pyomo: here, not on workers
+
     years, materials = problem.years, list(problem.materials)
     offers = [o for o in problem.offers if any(plan.get((*o, t), 0.0) > 0 for t in years)]
     df = np.array([discount_factor(problem, t) for t in years])
@@ -331,78 +335,75 @@ def solve_hindsight(
     return objective, short
 
 
-def distinct_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The distinct rows of a 2-D float array, in order of first appearance, and each
-    row's index among them: np.unique(axis=0, return_inverse=True) without its
-    lexicographic sort (a hash of each row's bytes: 8x faster on 72,000 rows of 30).
-    -0.0 and 0.0 are one value."""
-    rows = np.ascontiguousarray(rows + 0.0)
-    keys = rows.view(np.dtype((np.void, rows.itemsize * rows.shape[1]))).ravel()
-    codes, _ = pd.factorize(keys)
-    _, first = np.unique(codes, return_index=True)
-    return rows[first], codes.astype(np.int64)
+def material_data(d: PlanData, m: int) -> PlanData:
+    """The plan's data of material m alone (its offers; its spot market as material 0):
+    all a hindsight recovery of m needs."""
+    mine = d.material_of == m
+    one = slice(m, m + 1)
+    return replace(
+        d,
+        materials=[d.materials[m]],
+        x=d.x[mine],
+        land=d.land[mine],
+        material_of=np.zeros(int(mine.sum()), dtype=int),
+        need=d.need[one],
+        spot_price=d.spot_price[one],
+        spot_max=d.spot_max[one],
+        penalty=d.penalty[one],
+        holding=d.holding[one],
+        initial=d.initial[one],
+        max_stock=d.max_stock[one],
+        hit=d.hit[:, mine],
+        spot_hit=d.spot_hit[:, one],
+    )
+
+
+def relevant(d: PlanData) -> np.ndarray:
+    """matters[k,t]: an event of risk k in year t changes what this material's recovery
+    sees (q, sa · spot_max or spm), for `material_data`: it hits an offer delivering in
+    t, or the spot market. Samples equal on these are one hindsight LP."""
+    delivers = d.x > 0  # (O, T)
+    offers = (d.hit[:, :, None] & delivers[None]).any(axis=1)  # (K, T)
+    return offers | d.spot_hit[:, 0][:, None]
 
 
 @dataclass
-class SampleCosts:
-    """What one chunk of distinct samples costs, before the hindsight LPs: the policy's
-    recovery in full, the purchases every recovery shares, and per material the chunk's
-    distinct recovery cases (q, sa · spot_max, spm over the years) with each sample's
-    case among them."""
+class PolicyTask:
+    """A chunk of distinct samples: `cover[b,k,t]`, risk k's event under way in year t."""
 
-    bought: np.ndarray  # (B,) fixed costs + purchases
-    policy_cost: np.ndarray  # (B,)
-    policy_short: np.ndarray  # (B, M)
-    cases: list[tuple[np.ndarray, np.ndarray]]  # per material: (U, 3T) distinct, (B,) index
+    cover: np.ndarray
 
-
-def cost_samples(d: PlanData, cover: np.ndarray) -> SampleCosts:
-    """Task 1 of the stress test (here or on a worker): one chunk of samples, given which
-    risks' events are under way in which years (`coverage`)."""
-    s = sample_data(d, cover)
-    q = delivered(d, s)
-    bought = d.fixed_usd + purchases(d, s)
-    cost, short = policy_recovery(d, q, s.sa, s.spm)
-    cap = spot_cap(d, s.sa)
-    cases = [
-        distinct_rows(np.concatenate([q[:, m], cap[:, m], s.spm[:, m]], axis=1))
-        for m in range(len(d.materials))
-    ]
-    return SampleCosts(bought, bought + cost, short, cases)
+    def run(self, d: PlanData, _per_material: list[PlanData]):
+        """Fixed costs + purchases (what both recoveries pay) and the policy's recovery."""
+        s = sample_data(d, self.cover)
+        bought = d.fixed_usd + purchases(d, s)
+        cost, short = policy_recovery(d, delivered(d, s), s.sa, s.spm)
+        return bought, bought + cost, short
 
 
 @dataclass
 class HindsightTask:
-    """Task 2 of the stress test: one chunk of distinct hindsight LPs of one material.
-
-    `rhs[i,t]` = n[t] - q[t] (minus initial stock in the first year), `z_upper[i,t]`
-    and `z_cost[i,t]` the spot bounds and discounted costs of the i-th distinct case.
-    """
+    """A chunk of distinct hindsight LPs of one material, each given by the events that
+    matter to it (`cover[i,k,t]`, masked by `relevant`)."""
 
     material: int
-    rhs: np.ndarray
-    z_upper: np.ndarray
-    z_cost: np.ndarray
+    cover: np.ndarray
+
+    def run(self, _d: PlanData, per_material: list[PlanData]):
+        """Each case's optimal recovery cost and tonnes short."""
+        dm = per_material[self.material]
+        s = sample_data(dm, self.cover)
+        q = delivered(dm, s)[:, 0]
+        rhs = dm.need[0][None] - q
+        rhs[:, 0] -= dm.initial[0]
+        z_upper = spot_cap(dm, s.sa)[:, 0]
+        z_cost = s.spm[:, 0] * (dm.df * 1000 * dm.spot_price[0])[None]
+        return solve_hindsight(material_program(dm, 0), rhs, z_upper, z_cost)
 
 
-def run_hindsight(d: PlanData, task: HindsightTask) -> tuple[np.ndarray, np.ndarray]:
-    """One chunk of hindsight LPs (here or on a worker): objectives and tonnes short."""
-    program = material_program(d, task.material)
-    return solve_hindsight(program, task.rhs, task.z_upper, task.z_cost)
-
-
-def hindsight_tasks(d: PlanData, m: int, cases: np.ndarray) -> list[HindsightTask]:
-    """The LP chunks of material m's distinct cases (q | sa · spot_max | spm per year)."""
-    t = len(d.years)
-    rhs = d.need[m][None] - cases[:, :t]
-    rhs[:, 0] -= d.initial[m]
-    z_cost = cases[:, 2 * t :] * (d.df * 1000 * d.spot_price[m])[None]
-    return [
-        HindsightTask(
-            m, rhs[lo : lo + CHUNK], cases[lo : lo + CHUNK, t : 2 * t], z_cost[lo : lo + CHUNK]
-        )
-        for lo in range(0, len(cases), CHUNK)
-    ]
+def run_task(shared: tuple[PlanData, list[PlanData]], task: PolicyTask | HindsightTask):
+    """One task of the stress test, here or on a worker (diversify.execution)."""
+    return task.run(*shared)
 
 
 # ---------------------------------------------------------------- the whole test
@@ -423,10 +424,10 @@ class Runner(Protocol):
     """Runs fn(shared, payload) for each payload and returns the results in order
     (`diversify.execution.Executor.map`, or `run_here`)."""
 
-    def __call__(self, fn: Callable, payloads: list, shared: PlanData, label: str) -> list: ...
+    def __call__(self, fn: Callable, payloads: list, shared: object, label: str) -> list: ...
 
 
-def run_here(fn: Callable, payloads: list, shared: PlanData, label: str) -> list:
+def run_here(fn: Callable, payloads: list, shared: object, label: str) -> list:
     """Every task in this process, in order."""
     return [fn(shared, p) for p in payloads]
 
@@ -438,6 +439,16 @@ def chunk_size(d: PlanData) -> int:
     return max(64, min(CHUNK, 2_000_000 // max(1, d.x.size)))
 
 
+SECONDS_PER_SAMPLE_OFFER_YEAR = 7.5e-8  # the policy's tasks, measured on the large plan
+
+
+def work_seconds(plan: Plan, problem: Problem, distinct: int) -> float:
+    """A lower bound of the stress test's parallel work (the policy's tasks alone: the
+    LPs' count is known only once the samples are compared), for `Executor.expect`."""
+    offers = {(s, m) for s, m, _ in plan if (s, m) in problem.offers}
+    return distinct * len(offers) * len(problem.years) * SECONDS_PER_SAMPLE_OFFER_YEAR
+
+
 def stress_costs(
     problem: Problem,
     plan: Plan,
@@ -446,31 +457,38 @@ def stress_costs(
     starts: Starts | None = None,
 ) -> StressCosts:
     """Cost the plan (and its substitutions' start years) in every sample with both
-    recoveries; identical samples once, identical recovery cases of a material once.
+    recoveries; identical samples once, and a material's hindsight LP once for all the
+    samples whose events that matter to it are the same.
 
-    Two rounds of tasks, each spread by `run`: the samples in chunks (`cost_samples`:
-    purchases, the policy, the chunk's distinct cases), then the distinct cases of all
-    chunks together as LPs (`run_hindsight`)."""
+    One round of independent tasks, spread by `run`: the policy on chunks of samples
+    (`PolicyTask`) and the distinct hindsight LPs of each material (`HindsightTask`).
+    Only which events run when is shipped; each task computes its own deliveries."""
     d = plan_data(problem, plan, starts)
-    reps = samples.distinct
+    per_material = [material_data(d, m) for m in range(len(d.materials))]
+    cover = coverage(samples, samples.distinct, d.years)  # (N_d, K, T)
     size = chunk_size(d)
-    covers = [coverage(samples, reps[lo : lo + size], d.years) for lo in range(0, len(reps), size)]
-    parts: list[SampleCosts] = run(cost_samples, covers, d, "costing the samples")
-    h_cost = np.concatenate([p.bought for p in parts])
-    p_cost = np.concatenate([p.policy_cost for p in parts])
-    p_short = np.concatenate([p.policy_short for p in parts])
+    tasks: list[PolicyTask | HindsightTask] = [
+        PolicyTask(cover[lo : lo + size]) for lo in range(0, len(cover), size)
+    ]
+    n_policy, lookups = len(tasks), []
+    for m, dm in enumerate(per_material):
+        masked = (cover & relevant(dm)[None]).reshape(len(cover), -1)
+        keys = np.packbits(masked, axis=1) if masked.size else np.zeros((len(cover), 1), "u1")
+        # sorted (np.unique): alike cases follow each other, and the warm starts pay
+        keys = np.ascontiguousarray(keys).view(np.dtype((np.void, keys.shape[1]))).ravel()
+        _, first, index = np.unique(keys, return_index=True, return_inverse=True)
+        cases = cover[first] & relevant(dm)[None]
+        tasks += [HindsightTask(m, cases[lo : lo + CHUNK]) for lo in range(0, len(cases), CHUNK)]
+        lookups.append(index)
+    results = run(run_task, tasks, (d, per_material), "costing the samples")
+    policy, hindsight = results[:n_policy], results[n_policy:]
+    h_cost = np.concatenate([r[0] for r in policy])
+    p_cost = np.concatenate([r[1] for r in policy])
+    p_short = np.concatenate([r[2] for r in policy])
     h_short = np.zeros_like(p_short)
-    tasks, lookups = [], []
-    for m in range(len(d.materials)):
-        cases, index = distinct_rows(np.concatenate([p.cases[m][0] for p in parts]))
-        offsets = np.cumsum([0] + [len(p.cases[m][0]) for p in parts[:-1]])
-        lookups.append(
-            index[np.concatenate([o + p.cases[m][1] for o, p in zip(offsets, parts, strict=True)])]
-        )
-        tasks += hindsight_tasks(d, m, cases)
-    results = run(run_hindsight, tasks, d, "hindsight recoveries")
+    lps = tasks[n_policy:]
     for m, lookup in enumerate(lookups):
-        mine = [r for task, r in zip(tasks, results, strict=True) if task.material == m]
+        mine = [r for task, r in zip(lps, hindsight, strict=True) if task.material == m]
         h_cost += np.concatenate([r[0] for r in mine])[lookup]
         h_short[:, m] = np.concatenate([r[1] for r in mine])[lookup]
     of = samples.scenario_of
