@@ -1,6 +1,7 @@
 """Issue 14: the core solve against CBC on the concentrated family, seed by seed.
 
-    python benchmarks/concentrated.py [--seeds 0,1,2,3,4] [--out benchmarks/RESULTS.md]
+    python benchmarks/concentrated.py [--seeds 0,1,2,3,4] [--family concentrated|contracts]
+                                      [--out benchmarks/RESULTS.md]
 
 For each seed a workbook of the concentrated family (`generate.make_concentrated`: 40
 suppliers × 4 materials × 10 years × 12 scenarios, λ = 0.5 except on seed 2) is solved
@@ -10,6 +11,8 @@ included), (b) CBC through PuLP on the textbook model (SPEC §4.1 with every bin
 `formulation.build(..., "every binary")`, with Rockafellar-Uryasev's dense rows
 excess[w] >= C_w - eta, exported to MPS), (c) HiGHS alone on the same
 MPS in a fresh process. Same mip_gap (1e-4) and time limit; the optima must agree.
+`--family contracts` adds contract terms and substitution options to the same workbooks
+(its own section of the output file).
 """
 
 from __future__ import annotations
@@ -30,8 +33,7 @@ from formulation import build  # noqa: E402
 from generate import make_concentrated  # noqa: E402
 from run import in_fresh_process, machine, replace_section  # noqa: E402
 
-BEGIN = "<!-- BEGIN CONCENTRATED (benchmarks/concentrated.py) -->"
-END = "<!-- END CONCENTRATED -->"
+FAMILY = "concentrated"  # or "contracts" (--family)
 SEEDS = (0, 1, 2, 3, 4)
 MIP_GAP = 1e-4
 TIME_LIMIT_S = 300.0
@@ -46,6 +48,7 @@ def workbook(path: Path, seed: int) -> Path:
     return make_concentrated(
         path,
         seed=seed,
+        family=FAMILY,
         risk_aversion=risk_aversion(seed),
         time_limit_s=TIME_LIMIT_S,
         mip_gap=MIP_GAP,
@@ -113,7 +116,7 @@ def textbook(seed: int, mps: Path) -> dict:
 def measure(seed: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         row = {"seed": seed, "lambda": risk_aversion(seed)}
-        row |= in_fresh_process(__file__, "--core", str(seed))
+        row |= in_fresh_process(__file__, "--core", str(seed), "--family", FAMILY)
         row |= textbook(seed, Path(tmp) / "textbook.mps")
     objectives = [row["core_objective"], row["cbc_objective"], row["highs_objective"]]
     row["max_rel_diff"] = (max(objectives) - min(objectives)) / abs(row["core_objective"])
@@ -122,10 +125,11 @@ def measure(seed: int) -> dict:
 
 def render(rows: list[dict]) -> str:
     info = machine()
+    begin, end = markers(FAMILY)
     lines = [
-        BEGIN,
+        begin,
         "",
-        "### Concentrated family, measured",
+        f"### {FAMILY.capitalize()} family, measured",
         "",
         f"Measured {info['date']} on {info['nproc']} shared cores ({info['cpu']}); HiGHS "
         f"{info['highs']}, PuLP {info['pulp']} (CBC, 1 thread); mip_gap {MIP_GAP:g}. "
@@ -151,17 +155,26 @@ def render(rows: list[dict]) -> str:
             f"Speed-up against CBC: geometric mean {statistics.geometric_mean(speeds):.1f}×, "
             f"least {min(speeds):.1f}×.",
         ]
-    return "\n".join([*lines, "", END])
+    return "\n".join([*lines, "", end])
+
+
+def markers(family: str) -> tuple[str, str]:
+    """The output file's section of a family (concentrated: the original markers)."""
+    tag = "CONCENTRATED" if family == "concentrated" else f"CONCENTRATED {family.upper()}"
+    return f"<!-- BEGIN {tag} (benchmarks/concentrated.py) -->", f"<!-- END {tag} -->"
 
 
 def main(argv: list[str] | None = None) -> int:
+    global FAMILY
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", default=",".join(map(str, SEEDS)))
     ap.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
     ap.add_argument("--json", type=Path, help="also write the raw measurements here")
+    ap.add_argument("--family", choices=("concentrated", "contracts"), default=FAMILY)
     ap.add_argument("--core", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--child-out", type=Path, help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
+    FAMILY = a.family
     if a.core is not None:
         a.child_out.write_text(json.dumps(core(a.core)))
         return 0
@@ -177,7 +190,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     if a.json:
         a.json.write_text(json.dumps(rows, indent=1))
-    replace_section(a.out, BEGIN, END, render(rows))
+    begin, end = markers(FAMILY)
+    replace_section(a.out, begin, end, render(rows))
     print(a.out)
     return 0
 

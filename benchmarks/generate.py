@@ -62,7 +62,7 @@ MIN_SUPPLIERS = 2  # on the first material
 MAX_CHINA_SHARE = 0.6
 MAX_AVG_RISK = 0.55
 GUARANTEED_RISK = 0.1  # of the two suppliers that make min_suppliers feasible
-FAMILIES = ("spread", "concentrated")
+FAMILIES = ("spread", "concentrated", "contracts")
 CONCENTRATED_GUARANTEED = 3  # qualified, safe suppliers per material; min_suppliers value
 # the issue-14 shape: suppliers, materials, years, scenarios; λ by seed (0.5 on most)
 CONCENTRATED = dict(suppliers=40, materials=4, years=10, scenarios=12)
@@ -86,11 +86,12 @@ def build_sheets(
 ) -> dict[str, list[list]]:
     """The workbook's sheets as rows of cell values (first row = header).
 
-    `family`: "spread" (the default sizes) or "concentrated" (issue 14, module docstring).
+    `family`: "spread" (the default sizes), "concentrated" (issue 14, module docstring)
+    or "contracts": concentrated, with contract terms and substitution options added.
     """
     if family not in FAMILIES:
         raise ValueError(f"family must be one of {', '.join(FAMILIES)}")
-    concentrated = family == "concentrated"
+    concentrated = family in ("concentrated", "contracts")
     if suppliers < MIN_SUPPLIERS or materials < 1 or years < 1 or scenarios < 1:
         raise ValueError("need >= 2 suppliers and >= 1 material, year and scenario")
     rng = random.Random(seed)
@@ -208,7 +209,42 @@ def build_sheets(
             ["max_avg_risk", None, None, None, None, None, MAX_AVG_RISK],
         ]
     sheets["Risks"] = _risks(sups, mats)
+    if family == "contracts":
+        _add_contracts(sheets, mats, demand, yrs, seed)
     return sheets
+
+
+def _add_contracts(
+    sheets: dict[str, list[list]],
+    mats: list[tuple[str, float, float]],
+    demand: dict[str, list[float]],
+    yrs: list[int],
+    seed: int,
+) -> None:
+    """Contract terms (SPEC §3 min_contract_years: 2-3 years on 40 % of the offers with a
+    minimum order) and one substitution option per material for the first two, drawn
+    from their own generator so that the other sheets stay those of `concentrated`."""
+    rng = random.Random(seed + 7919)
+    offers = sheets["Offers"]
+    offers[0].insert(4, "min_contract_years")
+    for row in offers[1:]:
+        term = rng.choice((2, 3)) if row[3] and rng.random() < 0.4 else None
+        row.insert(4, term)
+    sheets["Substitutions"] = [
+        ["option", "material", "reduction", "from_year", "investment_usd", "annual_cost_usd"]
+    ]
+    for k, (name, price, _) in enumerate(mats[:2]):
+        yearly = 1000 * price * demand[name][0]  # USD of a year's need at the base price
+        sheets["Substitutions"].append(
+            [
+                f"redesign_{k + 1}",
+                name,
+                rng.choice((0.15, 0.25)),
+                yrs[min(k + 1, len(yrs) - 1)],
+                _r(yearly * rng.uniform(0.3, 0.8)),
+                _r(yearly * rng.uniform(0.02, 0.06)),
+            ]
+        )
 
 
 def _risks(sups: list[dict], mats: list[tuple[str, float, float]]) -> list[list]:
@@ -468,9 +504,11 @@ def make_workbook(
     )
 
 
-def make_concentrated(path: str | Path, seed: int = 0, **settings) -> Path:
-    """A workbook of the concentrated family (issue 14) at its standard shape."""
-    return make_workbook(path, **CONCENTRATED, seed=seed, family="concentrated", **settings)
+def make_concentrated(
+    path: str | Path, seed: int = 0, family: str = "concentrated", **settings
+) -> Path:
+    """A workbook of the concentrated (or contracts) family (issue 14) at its standard shape."""
+    return make_workbook(path, **CONCENTRATED, seed=seed, family=family, **settings)
 
 
 def main(argv: list[str] | None = None) -> None:
