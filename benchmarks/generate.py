@@ -249,18 +249,26 @@ def _add_contracts(
 
 def _risks(sups: list[dict], mats: list[tuple[str, float, float]]) -> list[list]:
     """SPEC §7's Risks for `stress` and `scenarios` (solve reads none): a Chinese export
-    ban, quotas on one country, halts of the first ten suppliers, a spot squeeze of the
-    first material. Fixed by the shape alone (no draw: the other sheets stay as they were)."""
+    ban, quotas on one other country the suppliers name (Malaysia where one does), a
+    spot squeeze of the first material, halts of the first ten suppliers. Fixed by the
+    shape alone (no draw: the other sheets stay as they were)."""
     header = [
         "risk", "scope", "target", "material", "probability", "from_year", "to_year",
         "min_years", "max_years", "availability", "price_multiplier", "spot_availability",
         "spot_price_multiplier",
     ]  # fmt: skip
-    rows = [
-        ["china_ban", "country", CHINA, None, 0.08, None, None, 1, 3, 0.0, 1.0, 0.5, 2.0],
-        ["malaysia_quota", "country", "Malaysia", None, 0.1, None, None, 1, 2, 0.5, 1.2, 1, 1],
-        ["spot_squeeze", "spot", None, mats[0][0], 0.1, None, None, 1, 2, 0.3, 1.8, 1, 1],
-    ]
+    present = list(dict.fromkeys(s["country"] for s in sups))
+    others = [c for c in present if c != CHINA]
+    quota = "Malaysia" if "Malaysia" in others else (others or [None])[0]
+    rows = []
+    if CHINA in present:
+        rows.append(
+            ["china_ban", "country", CHINA, None, 0.08, None, None, 1, 3, 0.0, 1.0, 0.5, 2.0]
+        )
+    if quota:  # quotas on one other country the suppliers name
+        rows.append([f"{quota.lower()}_quota", "country", quota, None, 0.1, None, None, 1, 2,
+                     0.5, 1.2, 1, 1])  # fmt: skip
+    rows.append(["spot_squeeze", "spot", None, mats[0][0], 0.1, None, None, 1, 2, 0.3, 1.8, 1, 1])
     rows += [
         [f"halt_{s['supplier']}", "supplier", s["supplier"], None, 0.05, None, None, 1, 1, 0.0,
          1.0, 1, 1]
