@@ -1,5 +1,6 @@
 """The stress-test workbook of SPEC §8: `Stress summary` (figures, histogram, the ten
-costliest samples), `Samples`, `Sample events`, `Run`. It lays out; it computes nothing."""
+costliest samples), `Samples`, `Sample events` (continued on `Sample events 2`, … past
+Excel's row limit), `Run`. It lays out; it computes nothing."""
 
 from __future__ import annotations
 
@@ -50,6 +51,21 @@ FIGURE_ROWS = (
     ("its 95 % Wilson interval: low", ("shortfall_probability_ci95", 0), "prob"),
     ("its 95 % Wilson interval: high", ("shortfall_probability_ci95", 1), "prob"),
 )
+
+
+EXCEL_ROWS = 1_048_576  # rows of a sheet, the header's included
+
+
+def split_rows(rows: list, title: str) -> dict[str, list]:
+    """A header and its rows as sheets Excel can open: `title`, then `title 2`, … each
+    with the header and at most EXCEL_ROWS - 1 rows (a million samples can have more
+    events than one sheet holds)."""
+    header, body = rows[0], rows[1:]
+    per = EXCEL_ROWS - 1
+    parts = [body[i : i + per] for i in range(0, len(body), per)] or [[]]
+    return {
+        title if k == 0 else f"{title} {k + 1}": [header, *part] for k, part in enumerate(parts)
+    }
 
 
 def _pick(fig: dict, key):
@@ -156,7 +172,9 @@ def write_stress_workbook(
     )
     ws.column_dimensions["A"].width = 48
     wb.create_sheet("Samples")
-    wb.create_sheet("Sample events")
+    event_sheets = split_rows(list(event_rows), "Sample events")
+    for title in event_sheets:
+        wb.create_sheet(title)
     info = wb.create_sheet("Run")
     write_table(
         info,
@@ -167,6 +185,6 @@ def write_stress_workbook(
     )
     bulk = {
         "Samples": BulkSheet(samples_rows, SAMPLES_FORMATS),
-        "Sample events": BulkSheet(event_rows, {"sample": "int"}),
+        **{title: BulkSheet(rows, {"sample": "int"}) for title, rows in event_sheets.items()},
     }
     save_atomic(wb, path, force, bulk)

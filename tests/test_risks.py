@@ -558,3 +558,25 @@ def test_stress_workbook_json_and_reruns(tmp_path):
 def test_help_has_examples(command):
     result = CliRunner().invoke(main, [command, "--help"])
     assert result.exit_code == 0 and "Example" in result.output and "--seed" in result.output
+
+
+def test_sample_events_past_excels_row_limit_continue_on_more_sheets(tmp_path, monkeypatch):
+    """A million samples can have more events than a sheet has rows (1,048,576): they
+    continue on `Sample events 2`, … each with the header (here with a limit of 40)."""
+    from diversify import stressbook
+
+    monkeypatch.setattr(stressbook, "EXCEL_ROWS", 40)
+    src = with_risks(tmp_path, ["stop", "supplier", "A", "M", 0.4, None, None, 1, 2, 0, 1, 0.6, 3])
+    plan = tmp_path / "plan.xlsx"
+    assert run(src, "-o", plan, command="solve").exit_code == 0
+    out = tmp_path / "stress.xlsx"
+    assert run(plan, "-o", out, "--samples", 100, command="stress").exit_code == 0
+    wb = load_workbook(out, read_only=True)
+    names = [n for n in wb.sheetnames if n.startswith("Sample events")]
+    sheets = [list(wb[n].values) for n in names]
+    assert len(names) > 2 and names[1] == "Sample events 2"
+    assert all(s[0] == ("sample", "risk", "from_year", "to_year") for s in sheets)
+    assert all(len(s) <= 40 for s in sheets) and all(len(s) == 40 for s in sheets[:-1])
+    events = [r for s in sheets for r in s[1:]]
+    samples = [r[0] for r in events]
+    assert samples == sorted(samples) and wb.sheetnames[-1] == "Run"
