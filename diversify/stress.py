@@ -368,14 +368,31 @@ def relevant(d: PlanData) -> np.ndarray:
 
 
 @dataclass
-class PolicyTask:
-    """A chunk of distinct samples: `cover[b,k,t]`, risk k's event under way in year t."""
+class Cover:
+    """cover[b,k,t] (risk k's event under way in year t of sample b) as bits: a task's
+    payload, 8 times smaller than booleans."""
 
-    cover: np.ndarray
+    bits: np.ndarray
+    shape: tuple[int, ...]
+
+    @classmethod
+    def of(cls, cover: np.ndarray) -> Cover:
+        return cls(np.packbits(cover.reshape(len(cover), -1), axis=1), cover.shape)
+
+    def unpack(self) -> np.ndarray:
+        count = int(np.prod(self.shape[1:]))
+        return np.unpackbits(self.bits, axis=1, count=count).astype(bool).reshape(self.shape)
+
+
+@dataclass
+class PolicyTask:
+    """A chunk of distinct samples and the events under way in them."""
+
+    cover: Cover
 
     def run(self, d: PlanData, _per_material: list[PlanData]):
         """Fixed costs + purchases (what both recoveries pay) and the policy's recovery."""
-        s = sample_data(d, self.cover)
+        s = sample_data(d, self.cover.unpack())
         bought = d.fixed_usd + purchases(d, s)
         cost, short = policy_recovery(d, delivered(d, s), s.sa, s.spm)
         return bought, bought + cost, short
@@ -387,12 +404,12 @@ class HindsightTask:
     matter to it (`cover[i,k,t]`, masked by `relevant`)."""
 
     material: int
-    cover: np.ndarray
+    cover: Cover
 
     def run(self, _d: PlanData, per_material: list[PlanData]):
         """Each case's optimal recovery cost and tonnes short."""
         dm = per_material[self.material]
-        s = sample_data(dm, self.cover)
+        s = sample_data(dm, self.cover.unpack())
         q = delivered(dm, s)[:, 0]
         rhs = dm.need[0][None] - q
         rhs[:, 0] -= dm.initial[0]
@@ -468,7 +485,7 @@ def stress_costs(
     cover = coverage(samples, samples.distinct, d.years)  # (N_d, K, T)
     size = chunk_size(d)
     tasks: list[PolicyTask | HindsightTask] = [
-        PolicyTask(cover[lo : lo + size]) for lo in range(0, len(cover), size)
+        PolicyTask(Cover.of(cover[lo : lo + size])) for lo in range(0, len(cover), size)
     ]
     n_policy, lookups = len(tasks), []
     for m, dm in enumerate(per_material):
@@ -478,7 +495,9 @@ def stress_costs(
         keys = np.ascontiguousarray(keys).view(np.dtype((np.void, keys.shape[1]))).ravel()
         _, first, index = np.unique(keys, return_index=True, return_inverse=True)
         cases = cover[first] & relevant(dm)[None]
-        tasks += [HindsightTask(m, cases[lo : lo + CHUNK]) for lo in range(0, len(cases), CHUNK)]
+        tasks += [
+            HindsightTask(m, Cover.of(cases[lo : lo + CHUNK])) for lo in range(0, len(cases), CHUNK)
+        ]
         lookups.append(index)
     results = run(run_task, tasks, (d, per_material), "costing the samples")
     policy, hindsight = results[:n_policy], results[n_policy:]
