@@ -228,8 +228,20 @@ def validate(input_path: Path, as_json: bool) -> None:
         emit_json({"status": "valid", "errors": [], "warnings": problem.warnings})
 
 
+FORCE_OPTION = click.option("--force", is_flag=True, help="Overwrite the output file if it exists.")
+QUIET_OPTION = click.option("--quiet", "-q", is_flag=True, help="No progress display.")
+JSON_OPTION = click.option(
+    "--json", "as_json", is_flag=True, help="Print a JSON summary as the last line of stdout."
+)
+
+
+def _output_options(fn):
+    """--force, --quiet and --json, in this order in --help."""
+    return FORCE_OPTION(QUIET_OPTION(JSON_OPTION(fn)))
+
+
 def _common_run_options(fn):
-    fn = click.option("--quiet", "-q", is_flag=True, help="No progress display.")(fn)
+    fn = QUIET_OPTION(fn)
     fn = click.option(
         "--verbose",
         "-v",
@@ -237,11 +249,7 @@ def _common_run_options(fn):
         help="Stream HiGHS's log to the terminal; name where the parallel work runs and "
         "the Dask dashboard's address.",
     )(fn)
-    fn = click.option("--force", is_flag=True, help="Overwrite the output file if it exists.")(fn)
-    fn = click.option(
-        "--json", "as_json", is_flag=True, help="Print a JSON summary as the last line of stdout."
-    )(fn)
-    return fn
+    return JSON_OPTION(FORCE_OPTION(fn))
 
 
 def _parallel_options(fn):
@@ -408,11 +416,7 @@ def evaluate(
     "dependence winner (default: China when a supplier is linked to it, else the origin "
     "the first plan depends on most).",
 )
-@click.option("--force", is_flag=True, help="Overwrite the output file if it exists.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress display.")
-@click.option(
-    "--json", "as_json", is_flag=True, help="Print a JSON summary as the last line of stdout."
-)
+@_output_options
 @debug_option
 @reported("compare")
 def compare(
@@ -563,11 +567,7 @@ def _sampling_options(default_samples: int, default_seed: int):
     help="Input workbook to write (a copy of INPUT with sampled scenarios).",
 )
 @_sampling_options(1000, 1)
-@click.option("--force", is_flag=True, help="Overwrite the output file if it exists.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress display.")
-@click.option(
-    "--json", "as_json", is_flag=True, help="Print a JSON summary as the last line of stdout."
-)
+@_output_options
 @debug_option
 @reported("scenarios")
 def scenarios(
@@ -618,11 +618,7 @@ def scenarios(
 @_sampling_options(1000, 2)
 @_parallel_options
 @click.option("--verbose", "-v", is_flag=True, help="Say where the work runs (the dashboard).")
-@click.option("--force", is_flag=True, help="Overwrite the output file if it exists.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress display.")
-@click.option(
-    "--json", "as_json", is_flag=True, help="Print a JSON summary as the last line of stdout."
-)
+@_output_options
 @debug_option
 @reported("stress")
 def stress(
