@@ -369,19 +369,36 @@ def _offers(
             name, price, _ = mats[j]
             d0 = demand[name][0]
             peak = d0 * rng.uniform(0.1, 0.5)
-            if chinese:
-                start, ramp = 0, 1
-                price_kg = price * rng.uniform(0.9, 1.1)
-            else:
-                start, ramp = rng.randint(0, min(5, years - 1)), rng.randint(1, 4)
-                price_kg = price * rng.uniform(1.4, 2.5)
-            caps = [
-                _r(peak * min(1.0, 0.2 + 0.8 * (k - start) / ramp)) if k >= start else None
-                for k in range(years)
-            ]
+            price_kg, caps = _ramped(rng, price, peak, chinese, years, (5, 4), (1.4, 2.5), 0.2)
             moq = _r(0.2 * peak) if rng.random() < 0.3 else None
             rows.append([s["supplier"], name, _r(price_kg), moq, *caps])
     return rows
+
+
+def _ramped(
+    rng: random.Random,
+    price: float,
+    peak: float,
+    chinese: bool,
+    years: int,
+    latest: tuple[int, int],
+    premium: tuple[float, float],
+    first: float,
+) -> tuple[float, list[float | None]]:
+    """An offer's price per kg and capacities by year: Chinese ones at the base price
+    (±10 %) from the first year at `peak`; the others at a premium, from a start year up
+    to latest[0] and ramping over up to latest[1] years from `first` of the peak."""
+    if chinese:
+        start, ramp = 0, 1
+        price_kg = price * rng.uniform(0.9, 1.1)
+    else:
+        start, ramp = rng.randint(0, min(latest[0], years - 1)), rng.randint(1, latest[1])
+        price_kg = price * rng.uniform(*premium)
+    caps = [
+        _r(peak * min(1.0, first + (1 - first) * (k - start) / ramp)) if k >= start else None
+        for k in range(years)
+    ]
+    return price_kg, caps
 
 
 def _concentrated_offers(
@@ -417,16 +434,7 @@ def _concentrated_offers(
         for j in sorted(picks):
             name, price, _ = mats[j]
             peak = demand[name][0] * rng.uniform(0.1, 0.4)
-            if chinese:
-                start, ramp = 0, 1
-                price_kg = price * rng.uniform(0.9, 1.1)
-            else:
-                start, ramp = rng.randint(0, min(4, years - 1)), rng.randint(1, 3)
-                price_kg = price * rng.uniform(1.2, 2.2)
-            caps = [
-                _r(peak * min(1.0, 0.3 + 0.7 * (k - start) / ramp)) if k >= start else None
-                for k in range(years)
-            ]
+            price_kg, caps = _ramped(rng, price, peak, chinese, years, (4, 3), (1.2, 2.2), 0.3)
             moq = _r(rng.uniform(0.2, 0.5) * peak) if rng.random() < 0.7 else None
             rows.append([s["supplier"], name, _r(price_kg), moq, *caps])
     return rows
