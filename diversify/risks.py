@@ -25,6 +25,7 @@ import numpy as np
 
 from diversify.data import Problem, Risk
 from diversify.errors import InputError, Issue
+from diversify.schema import columns
 
 MAX_SAMPLES = 1_000_000
 NORMAL = "normal"
@@ -146,11 +147,17 @@ def draw(problem: Problem, n: int, seed: int) -> Samples:
     )
 
 
+def row_keys(rows: np.ndarray) -> np.ndarray:
+    """Each row of a 2-D array as one value (its bytes), for np.unique over rows: one
+    sort of N keys instead of a lexicographic sort over the columns."""
+    rows = np.ascontiguousarray(rows)
+    return rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).ravel()
+
+
 def _merge(code: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
     """Distinct rows of `code`: no-event first, then by decreasing count, ties first drawn."""
-    rows = np.ascontiguousarray(code).view(np.dtype((np.void, code.dtype.itemsize * code.shape[1])))
     _, first, inverse, counts = np.unique(
-        rows.ravel(), return_index=True, return_inverse=True, return_counts=True
+        row_keys(code), return_index=True, return_inverse=True, return_counts=True
     )
     normal = ~code[first].any(axis=1)
     order = np.lexsort((first, -counts, ~normal))  # last key sorts first
@@ -161,9 +168,7 @@ def _merge(code: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
 
 def scenario_rows(samples: Samples) -> list[list]:
     """The `Scenarios` sheet of SPEC §7 (header first)."""
-    rows: list[list] = [
-        ["scenario", "probability", "demand_multiplier", "spot_price_multiplier", "description"]
-    ]
+    rows: list[list] = [[c.name for c in columns("Scenarios")]]
     representatives = ([] if samples.has_normal else [None]) + samples.distinct.tolist()
     for name, p, rep in zip(samples.names, samples.probabilities, representatives, strict=True):
         text = "no event" if rep is None else (samples.describe(rep) or "no event")
@@ -174,18 +179,7 @@ def scenario_rows(samples: Samples) -> list[list]:
 def disruption_rows(samples: Samples) -> list[list]:
     """The `Disruptions` sheet of SPEC §7 (header first): each event's rows, every value
     written out; a non-spot risk that squeezes the spot market adds a `spot` row."""
-    rows: list[list] = [
-        [
-            "scenario",
-            "scope",
-            "target",
-            "material",
-            "from_year",
-            "to_year",
-            "availability",
-            "price_multiplier",
-        ]
-    ]
+    rows: list[list] = [[c.name for c in columns("Disruptions")]]
     reps = samples.distinct[1:] if samples.has_normal else samples.distinct
     for name, rep in zip(samples.names[1:], reps.tolist(), strict=True):
         for k, first, last in samples.events_of(rep):

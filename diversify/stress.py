@@ -49,7 +49,7 @@ from diversify.data import Problem
 from diversify.derive import discount_factor, hits_offer
 from diversify.errors import DiversifyError
 from diversify.program import Program, SolveOptions, to_highs
-from diversify.risks import Samples
+from diversify.risks import Samples, row_keys
 
 if TYPE_CHECKING:  # the tasks' workers import this module: no Pyomo there (1.4 s each)
     from diversify.engine import Plan
@@ -490,10 +490,9 @@ def stress_costs(
     n_policy, lookups = len(tasks), []
     for m, dm in enumerate(per_material):
         masked = (cover & relevant(dm)[None]).reshape(len(cover), -1)
-        keys = np.packbits(masked, axis=1) if masked.size else np.zeros((len(cover), 1), "u1")
+        bits = np.packbits(masked, axis=1) if masked.size else np.zeros((len(cover), 1), "u1")
         # sorted (np.unique): alike cases follow each other, and the warm starts pay
-        keys = np.ascontiguousarray(keys).view(np.dtype((np.void, keys.shape[1]))).ravel()
-        _, first, index = np.unique(keys, return_index=True, return_inverse=True)
+        _, first, index = np.unique(row_keys(bits), return_index=True, return_inverse=True)
         cases = cover[first] & relevant(dm)[None]
         tasks += [
             HindsightTask(m, Cover.of(cases[lo : lo + CHUNK])) for lo in range(0, len(cases), CHUNK)
