@@ -27,10 +27,11 @@ from diversify.engine import Plan
 from diversify.errors import InputError, Issue
 from diversify.excel_out import (
     FORMATS,
-    TITLE_FONT,
     add_series,
     safe_value,
     save_atomic,
+    title_sheet,
+    write_run_sheet,
     write_table,
 )
 from diversify.frontier import link_share, linked_suppliers
@@ -778,14 +779,12 @@ def write_comparison(path: Path, c: Comparison, force: bool = False) -> None:
         "dependence_target": c.target,
         "started": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
-    write_table(wb.create_sheet("Run"), pd.DataFrame(list(run.items()), columns=["item", "value"]))
+    write_run_sheet(wb, run)
     save_atomic(wb, path, force)
 
 
 def _summary_sheet(ws, c: Comparison) -> None:
-    ws.title = "Summary"
-    ws["A1"] = "diversify — plans compared"
-    ws["A1"].font = TITLE_FONT
+    title_sheet(ws, "Summary", "diversify — plans compared")
     safe_value(
         ws["A2"],
         f"Plans: {', '.join(c.names)}. Reference (differences against it): {c.names[0]}. "

@@ -99,6 +99,23 @@ def write_table(
     fit_columns(ws, df, start_col)
 
 
+def title_sheet(ws: Worksheet, title: str, heading: str) -> None:
+    """A sheet's tab title and its bold heading in A1."""
+    ws.title = title
+    ws["A1"] = heading
+    ws["A1"].font = TITLE_FONT
+
+
+def write_run_sheet(wb: Workbook, run_info: dict[str, object]) -> None:
+    """The `Run` sheet every output ends with: item, value (what a cell cannot hold as
+    it is, as text; blanks stay blank)."""
+    pairs = [
+        (k, v if isinstance(v, int | float | str) or v is None else str(v))
+        for k, v in run_info.items()
+    ]
+    write_table(wb.create_sheet("Run"), pd.DataFrame(pairs, columns=["item", "value"]))
+
+
 def _plain(value):
     """numpy/pandas scalars to Python; NaN to blank."""
     if value is None:

@@ -33,7 +33,7 @@ from diversify.data import Problem, Rule
 from diversify.derive import by_material_year, hits_offer, scenario_data
 from diversify.engine import Outcome, Plan, conclude, optimise, plan_task
 from diversify.errors import DiversifyError, InfeasibleError, InputError, Issue
-from diversify.excel_out import TITLE_FONT, safe_value, save_atomic, write_table
+from diversify.excel_out import safe_value, save_atomic, title_sheet, write_run_sheet, write_table
 from diversify.execution import Executor
 from diversify.model import BUY_THRESHOLD_T
 from diversify.program import PlanTask, Solution, SolveReport, solve_plan
@@ -448,9 +448,7 @@ def write_frontier_workbook(
     """Frontier (notes, table, chart), Plans, Warnings, Run; saved atomically."""
     wb = Workbook()
     ws = wb.active
-    ws.title = "Frontier"
-    ws["A1"] = "diversify — cost against dependence"
-    ws["A1"].font = TITLE_FONT
+    title_sheet(ws, "Frontier", "diversify — cost against dependence")
     notes = [
         f"Input: {run_info.get('input_file', '')}   Target: {frontier.target}   "
         f"Unconstrained dependence: {frontier.unconstrained_share:.1%}",
@@ -490,16 +488,7 @@ def write_frontier_workbook(
         wb.create_sheet("Warnings"),
         pd.DataFrame({"warning": frontier.warnings or ["No warnings."]}),
     )
-    write_table(
-        wb.create_sheet("Run"),
-        pd.DataFrame(
-            [
-                (k, v if isinstance(v, int | float | str) or v is None else str(v))
-                for k, v in run_info.items()
-            ],
-            columns=["item", "value"],
-        ),
-    )
+    write_run_sheet(wb, run_info)
     save_atomic(wb, path, force)
 
 

@@ -31,6 +31,8 @@ from diversify.excel_out import (
     copy_sheet,
     safe_value,
     save_atomic,
+    title_sheet,
+    write_run_sheet,
     write_table,
 )
 from diversify.results import SUMMARY_FIGURES, Results
@@ -106,7 +108,7 @@ def write_plan_workbook(
         wb.create_sheet("Breaches"), "breach", results.breaches, "The plan keeps every rule."
     )
     _list_sheet(wb.create_sheet("Warnings"), "warning", results.warnings, "No warnings.")
-    _list_sheet(wb.create_sheet("Run"), "item", [], None, pairs=run_info)
+    write_run_sheet(wb, run_info)
     for name, rows in input_sheets.items():
         copy_sheet(wb.create_sheet(input_sheet_title(name)), rows)
     save_atomic(wb, path, force)
@@ -117,9 +119,7 @@ def input_sheet_title(name: str) -> str:
 
 
 def _summary_sheet(ws, results: Results, run_info: dict[str, object]) -> None:
-    ws.title = "Summary"
-    ws["A1"] = "diversify — sourcing plan"
-    ws["A1"].font = TITLE_FONT
+    title_sheet(ws, "Summary", "diversify — sourcing plan")
     safe_value(
         ws["A2"],
         f"Input: {run_info.get('input_file', '')}   "
@@ -308,20 +308,10 @@ def _cost_chart(ws, n_rows: int, n_cols: int) -> None:
     ws.add_chart(chart, f"A{n_rows + 4}")
 
 
-def _list_sheet(
-    ws, header: str, items: list[str], empty: str | None, pairs: dict[str, object] | None = None
-) -> None:
+def _list_sheet(ws, header: str, items: list[str], empty: str | None) -> None:
     import pandas as pd
 
-    if pairs is not None:
-        df = pd.DataFrame([(k, _cellable(v)) for k, v in pairs.items()], columns=[header, "value"])
-    else:
-        df = pd.DataFrame({header: items or [empty]})
-    write_table(ws, df)
-
-
-def _cellable(v):
-    return v if isinstance(v, int | float | str) or v is None else str(v)
+    write_table(ws, pd.DataFrame({header: items or [empty]}))
 
 
 # ---------------------------------------------------------------- reading a plan back

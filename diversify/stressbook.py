@@ -14,11 +14,12 @@ from openpyxl.chart import BarChart
 from diversify.excel_out import (
     FORMATS,
     SUBTITLE_FONT,
-    TITLE_FONT,
     BulkSheet,
     add_series,
     safe_value,
     save_atomic,
+    title_sheet,
+    write_run_sheet,
     write_table,
 )
 
@@ -122,9 +123,7 @@ def write_stress_workbook(
     """Lay out the stress test and save atomically (the long sheets streamed)."""
     wb = Workbook()
     ws = wb.active
-    ws.title = "Stress summary"
-    ws["A1"] = "diversify — stress test of a plan on sampled disruptions"
-    ws["A1"].font = TITLE_FONT
+    title_sheet(ws, "Stress summary", "diversify — stress test of a plan on sampled disruptions")
     safe_value(
         ws["A2"],
         f"Plan: {run_info.get('input_file', '')}   samples: {summary['samples']:,}   "
@@ -175,14 +174,7 @@ def write_stress_workbook(
     event_sheets = split_rows(list(event_rows), "Sample events")
     for title in event_sheets:
         wb.create_sheet(title)
-    info = wb.create_sheet("Run")
-    write_table(
-        info,
-        pd.DataFrame(
-            [(k, v if isinstance(v, int | float | str) else str(v)) for k, v in run_info.items()],
-            columns=["item", "value"],
-        ),
-    )
+    write_run_sheet(wb, run_info)
     bulk = {
         "Samples": BulkSheet(samples_rows, SAMPLES_FORMATS),
         **{title: BulkSheet(rows, {"sample": "int"}) for title, rows in event_sheets.items()},
