@@ -232,8 +232,9 @@ def stress_workbook(
     verbose: bool = False,
 ) -> dict[str, object]:
     """`diversify stress`: the plan of PLAN costed on N samples of its input's Risks
-    (SPEC §8); returns the JSON summary. The hindsight LPs are tasks of an `Executor`
-    (here, local workers or a cluster: the figures never depend on it)."""
+    (SPEC §8); returns the JSON summary. The stress test's tasks (the policy, the
+    hindsight LPs) run on an `Executor` (here, local workers or a cluster: the figures
+    never depend on it)."""
     import numpy as np
     import pandas as pd
 

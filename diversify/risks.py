@@ -150,6 +150,8 @@ def draw(problem: Problem, n: int, seed: int) -> Samples:
 def row_keys(rows: np.ndarray) -> np.ndarray:
     """Each row of a 2-D array as one value (its bytes), for np.unique over rows: one
     sort of N keys instead of a lexicographic sort over the columns."""
+    if rows.shape[1] == 0:  # no columns: every row the same
+        return np.zeros(len(rows), dtype=np.uint8)
     rows = np.ascontiguousarray(rows)
     return rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).ravel()
 

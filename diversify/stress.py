@@ -489,11 +489,11 @@ def stress_costs(
     ]
     n_policy, lookups = len(tasks), []
     for m, dm in enumerate(per_material):
-        masked = (cover & relevant(dm)[None]).reshape(len(cover), -1)
-        bits = np.packbits(masked, axis=1) if masked.size else np.zeros((len(cover), 1), "u1")
+        matters = cover & relevant(dm)[None]
         # sorted (np.unique): alike cases follow each other, and the warm starts pay
-        _, first, index = np.unique(row_keys(bits), return_index=True, return_inverse=True)
-        cases = cover[first] & relevant(dm)[None]
+        keys = row_keys(Cover.of(matters).bits)
+        _, first, index = np.unique(keys, return_index=True, return_inverse=True)
+        cases = matters[first]
         tasks += [
             HindsightTask(m, Cover.of(cases[lo : lo + CHUNK])) for lo in range(0, len(cases), CHUNK)
         ]

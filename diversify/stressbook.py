@@ -114,7 +114,7 @@ def write_stress_workbook(
     path: Path,
     summary: dict,
     samples_rows,
-    event_rows,
+    event_rows: list,
     top: pd.DataFrame,
     hist: pd.DataFrame,
     run_info: dict[str, object],
@@ -171,7 +171,7 @@ def write_stress_workbook(
     )
     ws.column_dimensions["A"].width = 48
     wb.create_sheet("Samples")
-    event_sheets = split_rows(list(event_rows), "Sample events")
+    event_sheets = split_rows(event_rows, "Sample events")
     for title in event_sheets:
         wb.create_sheet(title)
     write_run_sheet(wb, run_info)
