@@ -28,15 +28,7 @@ from diversify.solver import CompiledModel, compile_model
 
 FIRST_STAGE, CVAR = -1, -2  # the "node" of first-stage and CVaR columns and rows
 RECOVERY = ("z", "I", "u", "e")
-CVAR_COMPONENTS = (  # model.add_objective's, with both of its CVaR forms
-    "eta",
-    "excess",
-    "excess_def",
-    "plan_cost",
-    "year_cost",
-    "plan_cost_def",
-    "year_cost_def",
-)
+CVAR_COMPONENTS = ("eta", "excess", "excess_def")  # model.add_objective's
 SHARED_PARTS = ("qualification", "fixed", "undisrupted", "substitution")
 SCENARIO_PARTS = ("corrections", "spot", "holding", "shortfall")
 

@@ -552,9 +552,9 @@ def add_scenario_costs(sm: SourcingModel) -> None:
     )
 
 
-CVAR_FORMS = ("dense", "staged")
-CVAR_FORM = "staged"  # how excess[w] >= C_w - eta is written (add_objective)
-CVAR_UNIT_USD = 1e6  # the staged form's eta, excess, plan_cost, year_cost: in M USD
+CVAR_FORMS = ("dense", "shifted")
+CVAR_FORM = "shifted"  # how excess[w] >= C_w - eta is written (add_objective)
+CVAR_UNIT_USD = 1e6  # the shifted form's eta and excess: in M USD
 
 
 def add_objective(sm: SourcingModel) -> None:
@@ -564,12 +564,17 @@ def add_objective(sm: SourcingModel) -> None:
     excess[w] >= C_w - η are written is `CVAR_FORM`:
 
     * "dense": one row per scenario holding all of C_w (every x of the plan in each);
-    * "staged" (the default): C_w = plan_cost + Σ_t year_cost[w,t], with
-          plan_cost     = qualification + fixed + undisrupted purchases (one row)
-          year_cost[k]  = year t's corrections, spot, holding and shortfall in w
-      as defined variables; a (w,t) whose terms equal another's (scenarios on the same
-      node of year t, to the coefficient) shares its variable. The same C_w, so the
-      same optimum; the rows are short instead of a dozen copies of the plan's costs.
+    * "shifted" (the default): C_w = S + Y_w (`split_scenario_costs`), S the terms every
+      scenario has alike (the first-stage costs; the recovery of nodes all scenarios
+      share), Y_w the rest. CVaR is translation-equivariant: for S the same in every
+      scenario, CVaR_α(S + Y) = S + CVaR_α(Y) (put η = S + η' in the minimum; this
+      holds for any probabilities). So the objective is
+
+          Σ_w π_w C_w + λ (S + η' + 1/(1-α) Σ_w π_w excess[w]),  excess[w] >= Y_w - η',
+
+      the same optimum and plans, with excess rows that hold only what differs between
+      scenarios (a ban's withheld purchases, spot, stock and shortfall of w's own
+      nodes): short rows, no copy of the plan's cost. η' and excess are in M USD.
     """
     mdl, lam = sm.model, sm.risk_aversion
     if sm.elastic:
@@ -584,65 +589,45 @@ def add_objective(sm: SourcingModel) -> None:
     mdl.eta = pyo.Var(domain=pyo.Reals)
     mdl.excess = pyo.Var(range(len(probs)), domain=pyo.NonNegativeReals)
     if CVAR_FORM == "dense" or sm.fixed_plan is not None:  # an evaluation: an LP
-        unit, costs = 1.0, {i: mdl.cost[i] for i in range(len(probs))}
+        unit, common, costs = 1.0, 0.0, {i: mdl.cost[i] for i in range(len(probs))}
     else:
-        unit, costs = CVAR_UNIT_USD, _staged_costs(sm, CVAR_UNIT_USD)
+        unit = CVAR_UNIT_USD
+        alike, own = split_scenario_costs(sm)
+        common = _linear(alike)
+        costs = {i: _linear([(c / unit, v) for c, v in terms]) for i, terms in enumerate(own)}
     mdl.excess_def = pyo.Constraint(
         range(len(probs)), rule=lambda _, i: mdl.excess[i] - costs[i] + mdl.eta >= 0
     )
     cvar = mdl.eta + pyo.quicksum(pi / (1 - alpha) * mdl.excess[i] for i, pi in enumerate(probs))
-    cvar = unit * cvar if unit != 1.0 else cvar
+    if unit != 1.0:  # the shifted form: S + 10^6 (η' + ...)
+        cvar = unit * cvar + common
     mdl.objective = pyo.Objective(expr=expected + lam * cvar, sense=pyo.minimize)
 
 
-def _staged_costs(sm: SourcingModel, unit: float) -> dict[int, object]:
-    """C_w / unit as plan_cost + Σ_t year_cost[k] (defined variables; see add_objective).
+def split_scenario_costs(
+    sm: SourcingModel,
+) -> tuple[list[tuple[float, object]], list[list[tuple[float, object]]]]:
+    """C_w = S + Y_w as terms (coefficient, variable): S, then Y_w for every scenario.
 
-    Every cost part of `sm.cost_terms` is taken: the shared ones (key None) into
-    plan_cost, each scenario's into its years (a term whose variable has no year, into
-    one more stage of its own), so a cost part added there is in the CVaR rows too."""
-    mdl, terms = sm.model, sm.cost_terms
-    shared = [t for (i, _), part in terms.items() if i is None for t in part]
-    year_of = {id(v): t for (_, _, t), v in sm.x.items()}
-    for n, node in enumerate(sm.tree.nodes):
-        for m in sm.problem.materials:
-            for name in ("z", "I", "u"):
-                year_of[id(getattr(mdl, name)[m, n])] = node.year
-    stages = [*sm.years, None]
-    index: dict[tuple, int] = {}  # the terms of a (w,t), as a key -> its variable
-    year_terms: list[list] = []
-    picked: dict[int, list[int]] = {}
-    for i in range(len(sm.scenarios)):
-        by_year: dict[int | None, list] = {t: [] for t in stages}
-        for (j, _), part in terms.items():
-            if j == i:
-                for c, v in part:
-                    if c != 0:
-                        by_year[year_of.get(id(v))].append((c, v))
-        picked[i] = []
-        for t in stages:
-            if t is None and not by_year[t]:
-                continue
-            key = tuple(sorted((id(v), c) for c, v in by_year[t]))
-            if key not in index:
-                index[key] = len(year_terms)
-                year_terms.append(by_year[t])
-            picked[i].append(index[key])
-    mdl.plan_cost = pyo.Var(domain=pyo.Reals)
-    mdl.year_cost = pyo.Var(range(len(year_terms)), domain=pyo.Reals)
-    mdl.plan_cost_def = pyo.Constraint(
-        expr=_linear([(-1, mdl.plan_cost), *[(c / unit, v) for c, v in shared]]) == 0
-    )
-    mdl.year_cost_def = pyo.Constraint(
-        range(len(year_terms)),
-        rule=lambda _, k: (
-            _linear([(-1, mdl.year_cost[k]), *[(c / unit, v) for c, v in year_terms[k]]]) == 0
-        ),
-    )
-    return {
-        i: _linear([(1, mdl.plan_cost), *[(1, mdl.year_cost[k]) for k in ks]])
-        for i, ks in picked.items()
-    }
+    S: the parts every scenario shares (`sm.cost_terms` under key None: qualification,
+    fixed costs, undisrupted purchases, substitutions) and each scenario term whose
+    variable has that very coefficient in every scenario (spot, stock and shortfall on
+    a node of the tree that all scenarios pass through). Y_w: the rest of w's terms.
+    Every part of `sm.cost_terms` is taken, so a cost part added there is in both."""
+    alike = [t for (i, _), part in sm.cost_terms.items() if i is None for t in part]
+    own: list[dict[int, list]] = [{} for _ in sm.scenarios]
+    for (i, _), part in sm.cost_terms.items():
+        if i is not None:
+            for c, v in part:
+                if c != 0:
+                    own[i].setdefault(id(v), [0.0, v])[0] += c
+    first, *others = own
+    everywhere = [k for k, (c, _) in first.items() if all(k in o and o[k][0] == c for o in others)]
+    alike += [(first[k][0], first[k][1]) for k in everywhere]
+    for o in own:
+        for k in everywhere:
+            del o[k]
+    return alike, [[(c, v) for c, v in o.values()] for o in own]
 
 
 # ---------------------------------------------------------------- helpers

@@ -61,14 +61,9 @@ FAMILY_TESTS: dict[str, tuple[str, ...]] = {
         "test_model.py::test_holding_cost_initial_and_max_stock",
         "test_model.py::test_spec_example_3_nonanticipative",  # rows shared on the tree
     ),
-    "excess_def": ("test_model.py::test_cvar_changes_the_choice",),
-    "plan_cost_def": (
+    "excess_def": (
         "test_model.py::test_cvar_changes_the_choice",
-        "test_families.py::test_staged_cvar_rows_hold_each_scenario_cost",
-    ),
-    "year_cost_def": (
-        "test_model.py::test_cvar_changes_the_choice",
-        "test_families.py::test_staged_cvar_rows_hold_each_scenario_cost",
+        "test_families.py::test_shifted_cvar_rows_keep_only_what_scenarios_differ_in",
     ),
     "objective": (
         "test_model.py::test_cvar_changes_the_choice",
@@ -371,37 +366,53 @@ GOLDEN_CASES = {
 }
 
 
-def test_staged_cvar_rows_hold_each_scenario_cost(monkeypatch):
-    """plan_cost + Σ_t year_cost[w,t] is C_w at the optimum; the year both scenarios
-    share (2025, one node) has one year_cost; the dense form gives the same optimum."""
+def test_shifted_cvar_rows_keep_only_what_scenarios_differ_in(monkeypatch):
+    """cvar_recovery by hand: both scenarios share 2025 (one node) and the plan, so S holds
+    the plan's costs and 2025's recovery, Y_w only 2026's. At the optimum
+    S + Y_w = C_w, η' + S is the VaR the dense form finds, and both forms give the same
+    objective and plan."""
+    from diversify.model import split_scenario_costs
+
     p = cvar_recovery()
     sm = build(p)
-    assert len(sm.model.year_cost) == 3  # 2025 shared; 2026 normal, 2026 squeeze
-    solve_model(sm.model, SolveOptions(mip_gap=1e-9))
-    for i, years in enumerate(((0, 1), (0, 2))):
-        staged = sm.model.plan_cost.value + sum(sm.model.year_cost[k].value for k in years)
-        staged *= CVAR_UNIT_USD  # the staged columns are in M USD
-        assert staged == pytest.approx(pyo.value(sm.model.cost[i]), rel=1e-9)
-    out = solve(p)
+    mdl = sm.model
+    alike, own = split_scenario_costs(sm)
+    years = {n.year for n in sm.tree.nodes}
+    assert years == {2025, 2026}
+    shared_node = sm.tree.node_of[(2025, 0)]
+    assert shared_node == sm.tree.node_of[(2025, 1)]
+    for terms in own:  # no plan column, nothing of the shared 2025 node
+        names = {v.name for _, v in terms}
+        assert names and all(n.startswith(("z[", "I[", "u[", "x[")) for n in names)
+        assert not any(f",{shared_node}]" in n for n in names if not n.startswith("x["))
+    solve_model(mdl, SolveOptions(mip_gap=1e-9))
+    s_value = sum(c * pyo.value(v) for c, v in alike)
+    for i, terms in enumerate(own):
+        y_value = sum(c * pyo.value(v) for c, v in terms)
+        assert s_value + y_value == pytest.approx(pyo.value(mdl.cost[i]), rel=1e-12)
+    shifted = solve(p)
     monkeypatch.setattr("diversify.model.CVAR_FORM", "dense")
-    assert not hasattr(build(p).model, "year_cost")
+    dense_sm = build(p)
+    solve_model(dense_sm.model, SolveOptions(mip_gap=1e-9))
+    var = pyo.value(dense_sm.model.eta)
+    assert CVAR_UNIT_USD * pyo.value(mdl.eta) + s_value == pytest.approx(var, rel=1e-9)
     dense = solve(p)
-    assert out.objective == pytest.approx(dense.objective, rel=1e-9)
-    assert out.plan == pytest.approx(dense.plan)
+    assert shifted.objective == pytest.approx(dense.objective, rel=1e-9)
+    assert shifted.plan == pytest.approx(dense.plan)
 
 
-def test_staged_cvar_rows_are_the_scenario_costs_term_by_term():
-    """On the richest instance (every family), plan_cost + Σ year_cost of each scenario,
-    its rows substituted, has the very terms of C_w (cost[w]): nothing left out, e.g. a
-    cost part added to the model but not to the staged rows."""
+def test_shifted_cvar_rows_are_the_scenario_costs_term_by_term():
+    """On the richest instance (every family), S + Y_w of each scenario has the very
+    terms of C_w (cost[w]): nothing left out (e.g. a cost part added to the model but
+    not to the split) and nothing counted twice; the excess rows hold Y_w."""
     from pyomo.repn import generate_standard_repn
+
+    from diversify.model import split_scenario_costs
 
     p = rich_instance()
     assert p.settings.risk_aversion > 0
     sm = build(p)
     mdl = sm.model
-    if not hasattr(mdl, "year_cost"):
-        pytest.skip("dense CVaR rows")
 
     def terms(expr) -> dict[str, float]:
         repn = generate_standard_repn(expr, compute_values=True)
@@ -410,20 +421,25 @@ def test_staged_cvar_rows_are_the_scenario_costs_term_by_term():
             out[v.name] = out.get(v.name, 0.0) + c
         return {k: c for k, c in out.items() if abs(c) > 1e-12}
 
-    definition = {mdl.plan_cost.name: terms(mdl.plan_cost_def.body)}
-    definition |= {mdl.year_cost[k].name: terms(mdl.year_cost_def[k].body) for k in mdl.year_cost}
-    for i in range(len(sm.scenarios)):
-        staged: dict[str, float] = {}
-        row = terms(mdl.excess_def[i].body)
-        for name, c in row.items():
-            if name in definition:  # -c * (defined variable) = -c * its terms * unit
-                for v, cv in definition[name].items():
-                    if v != name:
-                        staged[v] = staged.get(v, 0.0) + c * cv
+    def summed(pairs) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for c, v in pairs:
+            out[v.name] = out.get(v.name, 0.0) + c
+        return out
+
+    alike, own = split_scenario_costs(sm)
+    assert alike and any(own)
+    for i, y in enumerate(own):
+        split = summed([*alike, *y])
         expected = terms(mdl.cost[i])
-        for v in staged.keys() | expected.keys():  # a banned offer's terms cancel to 0
-            got = -staged.get(v, 0.0) * CVAR_UNIT_USD
-            assert got == pytest.approx(expected.get(v, 0.0), rel=1e-12, abs=1e-6), v
+        for v in split.keys() | expected.keys():  # a banned offer's terms cancel to 0
+            assert split.get(v, 0.0) == pytest.approx(expected.get(v, 0.0), rel=1e-12, abs=1e-6), v
+        row = terms(mdl.excess_def[i].body)  # excess - Y_w / unit + eta
+        got = {v: -c * CVAR_UNIT_USD for v, c in row.items() if v not in ("eta", f"excess[{i}]")}
+        want = {v: c for v, c in summed(y).items() if abs(c) > 1e-12}
+        assert got.keys() == want.keys()
+        for v in want:
+            assert got[v] == pytest.approx(want[v], rel=1e-12), v
 
 
 def test_golden_cases_cover_every_family():

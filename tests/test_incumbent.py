@@ -1,5 +1,6 @@
-"""The core solve's strategy (diversify.incumbent) and the staged CVaR rows keep the
-optimum: on generated instances of the concentrated family (benchmarks/generate.py),
+"""The core solve's strategy (diversify.incumbent) and the shifted CVaR rows keep the
+optimum: on generated instances of the concentrated and contracts families
+(benchmarks/generate.py),
 with mip_gap 1e-9, the objective equals the untouched formulation's (dense CVaR rows,
 HiGHS alone, no plan given)."""
 
@@ -20,7 +21,7 @@ from diversify.program import SolveOptions, solve_program
 from diversify.reader import read_problem
 
 GENERATE = Path(__file__).resolve().parents[1] / "benchmarks" / "generate.py"
-SHAPE = dict(suppliers=14, materials=2, years=5, scenarios=5, family="concentrated")
+SHAPE = dict(suppliers=14, materials=2, years=5, scenarios=5)
 EXACT = SolveOptions(time_limit_s=120, mip_gap=1e-9)
 
 
@@ -32,11 +33,23 @@ def generate():
     return module
 
 
-@pytest.mark.parametrize(("seed", "lam"), [(0, 0.5), (1, 0.5), (2, 0.0), (3, 0.9)])
+@pytest.mark.parametrize(
+    ("family", "seed", "lam"),
+    [
+        ("concentrated", 0, 0.5),
+        ("concentrated", 1, 0.5),
+        ("concentrated", 2, 0.0),
+        ("concentrated", 3, 0.9),
+        ("contracts", 4, 0.5),
+        ("contracts", 5, 0.9),
+    ],
+)
 def test_core_solve_keeps_the_optimum_of_the_untouched_formulation(
-    generate, tmp_path, monkeypatch, seed, lam
+    generate, tmp_path, monkeypatch, family, seed, lam
 ):
-    book = generate.make_workbook(tmp_path / "in.xlsx", **SHAPE, seed=seed, risk_aversion=lam)
+    book = generate.make_workbook(
+        tmp_path / "in.xlsx", **SHAPE, family=family, seed=seed, risk_aversion=lam
+    )
     p = read_problem(book)
     scenarios = scenario_data(p)
     out = optimise(p, scenarios, lam, EXACT)

@@ -377,7 +377,7 @@ def test_min_suppliers_beyond_offers_is_infeasible():
         solve(p)
 
 
-@pytest.mark.parametrize("form", ["dense", "staged"])
+@pytest.mark.parametrize("form", ["dense", "shifted"])
 def test_cvar_changes_the_choice(form, monkeypatch):
     monkeypatch.setattr("diversify.model.CVAR_FORM", form)
     # spot 10 $/kg, x3 in a crisis (p 0.2); a supplier at 15 $/kg in both. 1 t.
