@@ -1,6 +1,6 @@
 """Issue 14: the core solve against CBC on the concentrated family, seed by seed.
 
-    python benchmarks/concentrated.py [--seeds 0,1,2,3,4] [--family concentrated|contracts]
+    python benchmarks/concentrated.py [--seeds 0,1,2,3,4] [--family concentrated|contracts|rules]
                                       [--out benchmarks/RESULTS.md]
 
 For each seed a workbook of the concentrated family (`generate.make_concentrated`: 40
@@ -11,8 +11,9 @@ included), (b) CBC through PuLP on the textbook model (SPEC §4.1 with every bin
 `formulation.build(..., "every binary")`, with Rockafellar-Uryasev's dense rows
 excess[w] >= C_w - eta, exported to MPS), (c) HiGHS alone on the same
 MPS in a fresh process. Same mip_gap (1e-4) and time limit; the optima must agree.
-`--family contracts` adds contract terms and substitution options to the same workbooks
-(its own section of the output file).
+`--family contracts` adds contract terms and substitution options to the same workbooks,
+`--family rules` every kind of rule over part of the horizon and a harder twist per seed
+(generate.RULES_TWISTS); each family has its own section of the output file.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from formulation import build  # noqa: E402
 from generate import make_concentrated  # noqa: E402
 from run import in_fresh_process, machine, replace_section  # noqa: E402
 
-FAMILY = "concentrated"  # or "contracts" (--family)
+FAMILY = "concentrated"  # or "contracts", "rules" (--family)
 SEEDS = (0, 1, 2, 3, 4)
 MIP_GAP = 1e-4
 TIME_LIMIT_S = 300.0
@@ -170,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", default=",".join(map(str, SEEDS)))
     ap.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
     ap.add_argument("--json", type=Path, help="also write the raw measurements here")
-    ap.add_argument("--family", choices=("concentrated", "contracts"), default=FAMILY)
+    ap.add_argument("--family", choices=("concentrated", "contracts", "rules"), default=FAMILY)
     ap.add_argument("--core", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--child-out", type=Path, help=argparse.SUPPRESS)
     a = ap.parse_args(argv)

@@ -62,7 +62,9 @@ MIN_SUPPLIERS = 2  # on the first material
 MAX_CHINA_SHARE = 0.6
 MAX_AVG_RISK = 0.55
 GUARANTEED_RISK = 0.1  # of the two suppliers that make min_suppliers feasible
-FAMILIES = ("spread", "concentrated", "contracts")
+FAMILIES = ("spread", "concentrated", "contracts", "rules")
+# the rules family: one harder twist per seed (seed % 5), on top of every rule kind
+RULES_TWISTS = ("none", "fixed costs", "min_supplier_share", "minimum orders", "clairvoyant")
 CONCENTRATED_GUARANTEED = 3  # qualified, safe suppliers per material; min_suppliers value
 # the issue-14 shape: suppliers, materials, years, scenarios; λ by seed (0.5 on most)
 CONCENTRATED = dict(suppliers=40, materials=4, years=10, scenarios=12)
@@ -86,12 +88,14 @@ def build_sheets(
 ) -> dict[str, list[list]]:
     """The workbook's sheets as rows of cell values (first row = header).
 
-    `family`: "spread" (the default sizes), "concentrated" (issue 14, module docstring)
-    or "contracts": concentrated, with contract terms and substitution options added.
+    `family`: "spread" (the default sizes), "concentrated" (issue 14, module docstring),
+    "contracts": concentrated, with contract terms and substitution options added, or
+    "rules": contracts, with every kind of rule over part of the horizon and a twist
+    per seed (`_add_rules_and_twist`).
     """
     if family not in FAMILIES:
         raise ValueError(f"family must be one of {', '.join(FAMILIES)}")
-    concentrated = family in ("concentrated", "contracts")
+    concentrated = family in ("concentrated", "contracts", "rules")
     if suppliers < MIN_SUPPLIERS or materials < 1 or years < 1 or scenarios < 1:
         raise ValueError("need >= 2 suppliers and >= 1 material, year and scenario")
     rng = random.Random(seed)
@@ -209,9 +213,45 @@ def build_sheets(
             ["max_avg_risk", None, None, None, None, None, MAX_AVG_RISK],
         ]
     sheets["Risks"] = _risks(sups, mats)
-    if family == "contracts":
+    if family in ("contracts", "rules"):
         _add_contracts(sheets, mats, demand, yrs, seed)
+    if family == "rules":
+        _add_rules_and_twist(sheets, yrs, seed)
     return sheets
+
+
+def _add_rules_and_twist(sheets: dict[str, list[list]], yrs: list[int], seed: int) -> None:
+    """Three more rules over part of the horizon (a Chinese supplier's share, China's
+    processing share of the second material, an Australian ore share of the third) and
+    the seed's twist, RULES_TWISTS[seed % 5]: fixed costs of 0.3-2 M USD a year on
+    every supplier beyond the guaranteed ones; min_supplier_share 0.25; minimum orders
+    of 50-80 % of the offer's peak capacity; clairvoyant recourse. Drawn from their own
+    generator, so the other sheets stay those of `contracts`."""
+    rng = random.Random(seed + 31)
+    at = lambda k: yrs[min(k, len(yrs) - 1)]  # noqa: E731
+    mats = [row[0] for row in sheets["Materials"][1:]]
+    chinese = [row[0] for row in sheets["Suppliers"][1:] if row[1] == CHINA]
+    sheets["Policy"] += [
+        ["max_share", "supplier", chinese[0], None, at(3), at(8), 0.2],
+        ["max_share", "processing_country", CHINA, mats[1 % len(mats)], at(4), None, 0.3],
+        ["min_share", "ore_origin", "Australia", mats[2 % len(mats)], at(5), at(9), 0.15],
+    ]
+    twist = RULES_TWISTS[seed % len(RULES_TWISTS)]
+    guaranteed = len(mats) * CONCENTRATED_GUARANTEED
+    if twist == "fixed costs":
+        for row in sheets["Suppliers"][1 + guaranteed :]:
+            row[8] = round(rng.uniform(0.3e6, 2.0e6), -3)
+    elif twist == "min_supplier_share":
+        for row in sheets["Settings"]:
+            if row[0] == "min_supplier_share":
+                row[1] = 0.25
+    elif twist == "minimum orders":
+        for row in sheets["Offers"][1:]:
+            caps = [c for c in row[5:] if c]
+            if row[3] and caps:
+                row[3] = _r(max(caps) * rng.uniform(0.5, 0.8))
+    elif twist == "clairvoyant":
+        sheets["Settings"].append(["recourse", "clairvoyant"])
 
 
 def _add_contracts(

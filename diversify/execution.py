@@ -241,6 +241,35 @@ class Executor:
             fn, items, n, shared, batch_size(n, seconds_each, workers), progress, label, meanwhile
         )
 
+    @property
+    def parallel(self) -> bool:
+        """Is a cluster up, or asked for (--workers K > 1, --scheduler)?"""
+        return self._client is not None or self.scheduler is not None or (self.workers or 1) > 1
+
+    def submit(
+        self, fn: Callable[..., T], payload: Any, *, shared: Any = None, label: str = "task"
+    ) -> Callable[[], T]:
+        """fn(payload) (fn(shared, payload) with `shared`) started now on the cluster, while
+        this process goes on; returns a function that waits for its result (a task's
+        error raised as TaskError). Without a cluster (not `parallel`) the task runs in
+        this process when its result is asked for: the result is the same either way."""
+        if not self.parallel:
+            return lambda: _call(fn, shared, payload, label)
+        self._await_start()
+        if self._client is None:
+            self._start_local(self.workers or usable_cores())
+        key = f"diversify-{label.replace(' ', '-')}-{uuid.uuid4().hex[:8]}"
+        future = self._client.submit(_run_batch, fn, shared, [payload], key=key, pure=False)
+        self._futures.append(future)
+
+        def result() -> T:
+            try:
+                return future.result()[0]
+            except Exception as exc:  # noqa: BLE001 - reported to the planner as TaskError
+                raise _task_error(label, exc) from exc
+
+        return result
+
     @staticmethod
     def _time_a_few(fn, shared, items: Iterator[Any], total: int, done: list, progress, label):
         """Run payloads here until MIN_TASK_S has passed (or all are done) and return

@@ -216,6 +216,18 @@ def trace_frontier(
         )
     scenarios = scenario_data(problem)
     lam = problem.settings.risk_aversion
+    executor = executor or Executor(workers=1)
+    point_options = replace(options, threads=1, verbose=False)
+    # the tightest cap, 0, needs nothing of the unconstrained solve (no start: its plan
+    # would be scaled to nothing linked anyway); on a cluster it is solved meanwhile
+    zero: tuple[Problem, Compiled, PlanTask] | None = None
+    zero_result = None
+    if executor.parallel:
+        executor.expect(0.0)  # a local cluster starts while the model builds
+        zero = _zero_cap(problem, target, scenarios, lam)
+        zero_result = executor.submit(
+            solve_plan, zero[2], shared=point_options, label=f"frontier point {target} <= 0%"
+        )
     progress(f"solving without a cap on {target} (1/{n_points})")
     base = optimise(problem, scenarios, lam, options)
     share0 = link_share(problem, base.plan, target)
@@ -227,29 +239,37 @@ def trace_frontier(
         )
         return Frontier(problem, target, share0, points, None, warnings)
     caps = [share0 * (n_points - 1 - k) / (n_points - 1) for k in range(1, n_points)]
-    executor = executor or Executor(workers=1)
     executor.expect(base.report.solve_seconds * len(caps))  # starts while models build
     built: list[tuple[Problem, Compiled]] = []
 
     def tasks() -> Iterator[PlanTask]:
         """Each capped model built here (Pyomo), handed over as arrays; each starts
-        from the unconstrained plan scaled to its cap, so that no point waits for
-        another and every point is the same wherever it is solved."""
-        for cap in caps:
+        from the unconstrained plan scaled to its cap (the last, cap 0, from nothing),
+        so that no point waits for another and every point is the same wherever it is
+        solved."""
+        nonlocal zero
+        for cap in caps[:-1]:
             p = capped(problem, target, cap)
             c, task = plan_task(p, scenarios, lam, feasible_start(p, base, target, cap))
             built.append((p, c))
             yield task
+        if zero_result is None:  # no cluster: cap 0 is solved here, last
+            zero = _zero_cap(problem, target, scenarios, lam)
+            yield zero[2]
 
     solved = executor.map(
         solve_plan,
         tasks(),
-        count=len(caps),
-        shared=replace(options, threads=1, verbose=False),
+        count=len(caps) - (zero_result is not None),
+        shared=point_options,
         seconds_each=base.report.solve_seconds,
         progress=lambda label: progress(f"{label} (caps on {target})"),
         label="frontier points",
     )
+    if zero_result is not None:
+        solved.append(zero_result())
+    assert zero is not None
+    built.append(zero[:2])
     blocked = False
     for cap, (p, c), (report, solution) in zip(caps, built, solved, strict=True):
         if blocked:
@@ -263,6 +283,14 @@ def trace_frontier(
             warnings.append(f"cap {cap:.1%} on {target}: {point.message}")
             blocked = point.status == "infeasible"  # a tighter cap only removes plans
     return Frontier(problem, target, share0, points, knee(points), warnings)
+
+
+def _zero_cap(
+    problem: Problem, target: str, scenarios, lam: float
+) -> tuple[Problem, Compiled, PlanTask]:
+    """The problem with cap 0 on TARGET, its model and its task (no start)."""
+    p = capped(problem, target, 0.0)
+    return (p, *plan_task(p, scenarios, lam))
 
 
 def _point(

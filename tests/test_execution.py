@@ -232,6 +232,27 @@ def test_small_tasks_on_a_scheduler_are_batched_and_come_back_in_order(scheduler
     assert out == [3 * x + 1 for x in range(500)]
 
 
+def test_a_task_submitted_runs_beside_this_process_or_here_when_asked(scheduler):
+    """submit: on a cluster the task starts at once, while this process goes on; without
+    one it runs here when its result is asked for. The same result; an error in it
+    reaches the caller as TaskError."""
+    with Executor(workers=1) as ex:
+        assert not ex.parallel
+        wait = ex.submit(dask_tasks.offset_by, 4, shared=(3, 1))
+        assert wait() == 13
+        with pytest.raises(TaskError, match="the zero cap"):
+            ex.submit(dask_tasks.fail, 1, label="the zero cap")()
+    with Executor(scheduler=scheduler) as ex:
+        assert ex.parallel
+        started = time.perf_counter()
+        wait = ex.submit(dask_tasks.square_slowly, 7, shared=1.0)
+        assert time.perf_counter() - started < 0.9  # did not wait for the task
+        assert wait() == 49
+        failing = ex.submit(dask_tasks.fail, 1, label="the zero cap")
+        with pytest.raises(TaskError, match="the zero cap"):
+            failing()
+
+
 # ---------------------------------------------------------------- faults
 
 
