@@ -13,8 +13,10 @@ the binaries its LP leaves fractional. This module does the latter before HiGHS 
    fixed there and the fractional ones at or above one half rounded up, until none is
    fractional (some 20 LPs, 0.1 s); should that run into an infeasible LP, a restricted
    MIP (RENS: binaries at 0 or 1 in the LP fixed, a MIP over the fractional ones);
-4. a polish of the dive's plan: each order it switched on that the LP left fractional
-   switched off in turn, kept off where feasible and cheaper (some 40 warm LPs);
+4. a polish of the dive's plan: each binary it switched on that the LP left fractional
+   switched off in turn, with what that forces off through the rows of binaries alone
+   (the rest of a contract run, a supplier-year's orders: `BinaryRows`), kept off where
+   feasible and cheaper (some 40 warm LPs);
 5. the cheapest plan, checked on the full program (every row, bound and
    integrality), as a MIP start for the full MIP, with HiGHS's sub-MIP heuristics
    and presolve off: with a plan this good they only cost time (benchmarks/RESULTS.md,
@@ -175,6 +177,47 @@ def _dive(
     return report, plan
 
 
+class BinaryRows:
+    """The rows that hold binaries only (contract runs buy[t] - buy[t-1] <= buy[τ], an
+    order under its supplier's year buy <= active, active <= use, ...), over the
+    binaries' positions: what switching one binary off forces on the others."""
+
+    def __init__(self, program: Program, binaries: np.ndarray) -> None:
+        rows = program.matrix.tocsr()
+        is_binary = np.zeros(rows.shape[1], dtype=bool)
+        is_binary[binaries] = True
+        counts = np.diff(rows.indptr)
+        binary_entries = np.add.reduceat(is_binary[rows.indices].astype(int), rows.indptr[:-1])
+        keep = np.flatnonzero((counts > 0) & (binary_entries == counts))
+        position = np.full(rows.shape[1], -1)
+        position[binaries] = np.arange(len(binaries))
+        sub = rows[keep][:, binaries]
+        self.matrix = sub.tocsr()
+        self.upper = program.row_upper[keep]
+        self.lower = program.row_lower[keep]
+
+    def switch_off(self, bits: np.ndarray, k: int) -> np.ndarray | None:
+        """bits with binary k off and, in turn, every binary that an upper row then
+        forces off (its positive terms: the rest of a contract run, the orders of a
+        supplier's year); None if that breaks a lower row (min_suppliers, say)."""
+        trial = bits.copy()
+        trial[k] = 0.0
+        a = self.matrix
+        while True:
+            over = np.flatnonzero(a @ trial > self.upper + 1e-9)
+            if not len(over):
+                break
+            forced = a[over].multiply(a[over] > 0).tocsc()
+            columns = np.flatnonzero(np.diff(forced.indptr))
+            columns = columns[trial[columns] > 0]
+            if not len(columns):
+                return None
+            trial[columns] = 0.0
+        if (a @ trial < self.lower - 1e-9).any():
+            return None
+        return trial
+
+
 def _drop(
     program: Program,
     binaries: np.ndarray,
@@ -184,9 +227,11 @@ def _drop(
     seconds_left: float,
 ) -> tuple[SolveReport, Solution | None]:
     """Polish a plan: each binary it switches on that the LP left fractional is switched
-    off in turn (lowest LP value first), the continuous part re-optimised (warm, in one
-    HiGHS), and kept off where that is feasible and cheaper. A dive rounds a few orders
-    up that the optimum does without; this finds most of them in some 40 LPs."""
+    off in turn (lowest LP value first), with what that forces off (`BinaryRows`: the
+    rest of a contract run, a supplier-year's orders), the continuous part re-optimised
+    (warm, in one HiGHS), and kept off where that is feasible and cheaper. A dive rounds
+    a few orders up that the optimum does without; this finds most of them in some 40
+    LPs."""
     started = time.perf_counter()
     bits = np.round(plan[binaries])
     h = to_highs(program.with_fixed(binaries, bits), replace(options, time_limit_s=seconds_left))
@@ -194,20 +239,25 @@ def _drop(
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
         return SolveReport("no_solution", solve_seconds=h.getRunTime()), None
     best = h.getInfo().objective_function_value
+    rows = BinaryRows(program, binaries)
     candidates = np.flatnonzero((bits == 1) & (lp_values < 1 - 1e-6))
     for k in candidates[np.argsort(lp_values[candidates], kind="stable")]:
         if time.perf_counter() - started > seconds_left:
             break
-        j = int(binaries[k])
-        h.changeColBounds(j, 0.0, 0.0)
+        trial = rows.switch_off(bits, k) if bits[k] else None
+        if trial is None:
+            continue
+        moved = np.flatnonzero(trial != bits)
+        columns = binaries[moved].astype(np.int32)
+        h.changeColsBounds(len(columns), columns, np.zeros(len(columns)), np.zeros(len(columns)))
         run_interruptibly(h, False)
         cost = h.getInfo().objective_function_value
         if h.getModelStatus() == highspy.HighsModelStatus.kOptimal and cost < best - 1e-9 * abs(
             best
         ):
-            best, bits[k] = cost, 0.0
+            best, bits = cost, trial
         else:
-            h.changeColBounds(j, 1.0, 1.0)
+            h.changeColsBounds(len(columns), columns, np.ones(len(columns)), np.ones(len(columns)))
     run_interruptibly(h, False)
     seconds = h.getRunTime()  # over every run of this instance
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:

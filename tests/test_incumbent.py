@@ -9,15 +9,17 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from diversify import model
 from diversify.compiled import compile_sourcing
 from diversify.derive import scenario_data, scenario_tree
 from diversify.engine import optimise
-from diversify.incumbent import is_feasible
+from diversify.incumbent import BinaryRows, is_feasible
 from diversify.model import build_model
-from diversify.program import SolveOptions, solve_program
+from diversify.program import Program, SolveOptions, solve_program
 from diversify.reader import read_problem
 
 GENERATE = Path(__file__).resolve().parents[1] / "benchmarks" / "generate.py"
@@ -61,3 +63,60 @@ def test_core_solve_keeps_the_optimum_of_the_untouched_formulation(
     assert report.status == "optimal"
     assert out.objective == pytest.approx(report.objective, rel=1e-8)
     assert is_feasible(out.compiled.program, out.values)  # every row, bound, integer
+
+
+def contract_run(min_suppliers_row: bool) -> Program:
+    """One offer over 3 years with a 3-year contract term (SPEC §4.1), by hand:
+    columns buy[1..3] (0-2), active[1..3] (3-5) and x (6, continuous); rows
+    buy[1] - buy[2] <= 0, buy[1] - buy[3] <= 0, buy[2] - buy[1] - buy[3] <= 0 (the run),
+    buy[t] - active[t] <= 0, x <= 9 buy[1] (a mixed row: not a binary row), and
+    optionally buy[1] + buy[2] + buy[3] >= 1."""
+    rows = [
+        {0: 1, 1: -1},
+        {0: 1, 2: -1},
+        {1: 1, 0: -1, 2: -1},
+        {0: 1, 3: -1},
+        {1: 1, 4: -1},
+        {2: 1, 5: -1},
+        {6: 1, 0: -9},
+    ]
+    lower = [-np.inf] * 7
+    upper = [0.0] * 7
+    if min_suppliers_row:
+        rows.append({0: 1, 1: 1, 2: 1})
+        lower.append(1.0)
+        upper.append(np.inf)
+    matrix = sp.lil_matrix((len(rows), 7))
+    for i, row in enumerate(rows):
+        for j, a in row.items():
+            matrix[i, j] = a
+    return Program(
+        cost=np.ones(7),
+        offset=0.0,
+        matrix=matrix.tocsc(),
+        lower=np.zeros(7),
+        upper=np.array([1, 1, 1, 1, 1, 1, 9.0]),
+        row_lower=np.array(lower),
+        row_upper=np.array(upper),
+        integrality=np.array([1, 1, 1, 1, 1, 1, 0], dtype=np.int32),
+    )
+
+
+def test_switching_an_order_off_takes_its_whole_contract_run_with_it():
+    program = contract_run(min_suppliers_row=False)
+    rows = BinaryRows(program, np.arange(6))
+    assert rows.matrix.shape == (6, 6)  # the mixed row x <= 9 buy[1] is not one of them
+    on = np.ones(6)
+    # the last year off: the run's start must go (buy[1] <= buy[3]), then the middle
+    assert rows.switch_off(on, 2).tolist() == [0, 0, 0, 1, 1, 1]
+    # a supplier-year off: its order, then the run's start before it; the last year may
+    # stay, a contract that begins there runs to the horizon's end
+    assert rows.switch_off(on, 4).tolist() == [0, 0, 1, 1, 0, 1]
+    # nothing forced where the run is already one year long at the horizon's end
+    assert rows.switch_off(np.array([0, 0, 1, 1, 1, 1.0]), 2).tolist() == [0, 0, 0, 1, 1, 1]
+
+
+def test_a_switch_off_that_breaks_a_lower_row_is_refused():
+    rows = BinaryRows(contract_run(min_suppliers_row=True), np.arange(6))
+    assert rows.switch_off(np.ones(6), 2) is None  # the whole run off: no order left
+    assert rows.switch_off(np.ones(6), 4).tolist() == [0, 0, 1, 1, 0, 1]  # one is left
