@@ -166,3 +166,15 @@ def test_workers_give_the_same_figures(ex2, tmp_path):
     pooled = last_json(run("solve", ex2, "-o", tmp_path / "b.xlsx", "--json", "--workers", "2"))
     for key in ("objective_usd", "evpi_usd", "vss_usd", "price_of_resilience_usd"):
         assert pooled[key] == pytest.approx(serial[key], rel=1e-9)
+
+
+def test_the_solve_path_does_not_import_scipy_stats():
+    """Pyomo would import scipy.stats (about 1 s) as soon as scipy is imported;
+    diversify/__init__.py tells it not to. Checked in a fresh process: the import
+    order is what matters."""
+    import subprocess
+    import sys
+
+    code = "import sys, diversify.pipeline; print('scipy.stats' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
