@@ -187,10 +187,11 @@ class BinaryRows:
         is_binary = np.zeros(rows.shape[1], dtype=bool)
         is_binary[binaries] = True
         counts = np.diff(rows.indptr)
-        binary_entries = np.add.reduceat(is_binary[rows.indices].astype(int), rows.indptr[:-1])
+        row_of_entry = np.repeat(np.arange(rows.shape[0]), counts)
+        binary_entries = np.bincount(
+            row_of_entry, weights=is_binary[rows.indices], minlength=rows.shape[0]
+        )
         keep = np.flatnonzero((counts > 0) & (binary_entries == counts))
-        position = np.full(rows.shape[1], -1)
-        position[binaries] = np.arange(len(binaries))
         sub = rows[keep][:, binaries]
         self.matrix = sub.tocsr()
         self.upper = program.row_upper[keep]

@@ -120,3 +120,21 @@ def test_a_switch_off_that_breaks_a_lower_row_is_refused():
     rows = BinaryRows(contract_run(min_suppliers_row=True), np.arange(6))
     assert rows.switch_off(np.ones(6), 2) is None  # the whole run off: no order left
     assert rows.switch_off(np.ones(6), 4).tolist() == [0, 0, 1, 1, 0, 1]  # one is left
+
+
+def test_binary_rows_of_a_program_with_an_empty_last_row():
+    program = contract_run(min_suppliers_row=False)
+    matrix = sp.vstack([program.matrix, sp.csc_matrix((1, 7))]).tocsc()  # a row of nothing
+    program = Program(
+        program.cost,
+        program.offset,
+        matrix,
+        program.lower,
+        program.upper,
+        np.append(program.row_lower, -np.inf),
+        np.append(program.row_upper, np.inf),
+        program.integrality,
+    )
+    rows = BinaryRows(program, np.arange(6))
+    assert rows.matrix.shape == (6, 6)
+    assert rows.switch_off(np.ones(6), 2).tolist() == [0, 0, 0, 1, 1, 1]
