@@ -220,11 +220,10 @@ def trace_frontier(
     point_options = replace(options, threads=1, verbose=False)
     # the tightest cap, 0, needs nothing of the unconstrained solve (no start: its plan
     # would be scaled to nothing linked anyway); on a cluster it is solved meanwhile
-    zero: tuple[Problem, Compiled, PlanTask] | None = None
+    executor.expect(0.0)  # --workers K > 1: a local cluster starts while the model builds
+    zero = _zero_cap(problem, target, scenarios, lam)
     zero_result = None
     if executor.parallel:
-        executor.expect(0.0)  # a local cluster starts while the model builds
-        zero = _zero_cap(problem, target, scenarios, lam)
         zero_result = executor.submit(
             solve_plan, zero[2], shared=point_options, label=f"frontier point {target} <= 0%"
         )
@@ -247,14 +246,12 @@ def trace_frontier(
         from the unconstrained plan scaled to its cap (the last, cap 0, from nothing),
         so that no point waits for another and every point is the same wherever it is
         solved."""
-        nonlocal zero
         for cap in caps[:-1]:
             p = capped(problem, target, cap)
             c, task = plan_task(p, scenarios, lam, feasible_start(p, base, target, cap))
             built.append((p, c))
             yield task
         if zero_result is None:  # no cluster: cap 0 is solved here, last
-            zero = _zero_cap(problem, target, scenarios, lam)
             yield zero[2]
 
     solved = executor.map(
@@ -268,7 +265,6 @@ def trace_frontier(
     )
     if zero_result is not None:
         solved.append(zero_result())
-    assert zero is not None
     built.append(zero[:2])
     blocked = False
     for cap, (p, c), (report, solution) in zip(caps, built, solved, strict=True):

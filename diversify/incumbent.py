@@ -208,8 +208,8 @@ class BinaryRows:
             over = np.flatnonzero(a @ trial > self.upper + 1e-9)
             if not len(over):
                 break
-            forced = a[over].multiply(a[over] > 0).tocsc()
-            columns = np.flatnonzero(np.diff(forced.indptr))
+            violated = a[over]
+            columns = np.unique(violated.indices[violated.data > 0])
             columns = columns[trial[columns] > 0]
             if not len(columns):
                 return None

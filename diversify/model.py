@@ -588,19 +588,19 @@ def add_objective(sm: SourcingModel) -> None:
     alpha = sm.problem.settings.cvar_alpha
     mdl.eta = pyo.Var(domain=pyo.Reals)
     mdl.excess = pyo.Var(range(len(probs)), domain=pyo.NonNegativeReals)
-    if CVAR_FORM == "dense" or sm.fixed_plan is not None:  # an evaluation: an LP
-        unit, common, costs = 1.0, 0.0, {i: mdl.cost[i] for i in range(len(probs))}
-    else:
-        unit = CVAR_UNIT_USD
+    shifted = CVAR_FORM == "shifted" and sm.fixed_plan is None  # an evaluation: dense
+    if shifted:
         alike, own = split_scenario_costs(sm)
-        common = _linear(alike)
+        unit = CVAR_UNIT_USD
         costs = {i: _linear([(c / unit, v) for c, v in terms]) for i, terms in enumerate(own)}
+    else:
+        costs = {i: mdl.cost[i] for i in range(len(probs))}
     mdl.excess_def = pyo.Constraint(
         range(len(probs)), rule=lambda _, i: mdl.excess[i] - costs[i] + mdl.eta >= 0
     )
     cvar = mdl.eta + pyo.quicksum(pi / (1 - alpha) * mdl.excess[i] for i, pi in enumerate(probs))
-    if unit != 1.0:  # the shifted form: S + 10^6 (η' + ...)
-        cvar = unit * cvar + common
+    if shifted:  # S + 10^6 (η' + ...)
+        cvar = CVAR_UNIT_USD * cvar + _linear(alike)
     mdl.objective = pyo.Objective(expr=expected + lam * cvar, sense=pyo.minimize)
 
 

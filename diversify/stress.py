@@ -379,6 +379,11 @@ class Cover:
     def of(cls, cover: np.ndarray) -> Cover:
         return cls(np.packbits(cover.reshape(len(cover), -1), axis=1), cover.shape)
 
+    def __getitem__(self, rows) -> Cover:
+        """The cover of these samples (a slice or an index array), still packed."""
+        bits = self.bits[rows]
+        return Cover(bits, (len(bits), *self.shape[1:]))
+
     def unpack(self) -> np.ndarray:
         count = int(np.prod(self.shape[1:]))
         return np.unpackbits(self.bits, axis=1, count=count).astype(bool).reshape(self.shape)
@@ -484,19 +489,17 @@ def stress_costs(
     per_material = [material_data(d, m) for m in range(len(d.materials))]
     cover = coverage(samples, samples.distinct, d.years)  # (N_d, K, T)
     size = chunk_size(d)
+    packed = Cover.of(cover)
     tasks: list[PolicyTask | HindsightTask] = [
-        PolicyTask(Cover.of(cover[lo : lo + size])) for lo in range(0, len(cover), size)
+        PolicyTask(packed[lo : lo + size]) for lo in range(0, len(cover), size)
     ]
     n_policy, lookups = len(tasks), []
     for m, dm in enumerate(per_material):
-        matters = cover & relevant(dm)[None]
+        matters = Cover.of(cover & relevant(dm)[None])
         # sorted (np.unique): alike cases follow each other, and the warm starts pay
-        keys = row_keys(Cover.of(matters).bits)
-        _, first, index = np.unique(keys, return_index=True, return_inverse=True)
+        _, first, index = np.unique(row_keys(matters.bits), return_index=True, return_inverse=True)
         cases = matters[first]
-        tasks += [
-            HindsightTask(m, Cover.of(cases[lo : lo + CHUNK])) for lo in range(0, len(cases), CHUNK)
-        ]
+        tasks += [HindsightTask(m, cases[lo : lo + CHUNK]) for lo in range(0, len(first), CHUNK)]
         lookups.append(index)
     results = run(run_task, tasks, (d, per_material), "costing the samples")
     policy, hindsight = results[:n_policy], results[n_policy:]
