@@ -292,18 +292,22 @@ def resilience_figures(
 
     |W| + 2 re-solves (+1 for RP when λ > 0). The WS and RP programs are cut from the
     core model's compiled arrays (diversify.compiled), so only the mean-value plan
-    builds a model of its own. The first scenario alone goes first, from the core plan
-    (which keeps every rule, so is feasible for all of them); its optimum is the
-    least-cost plan, and the other scenarios start from it. They (and RP) are tasks of
-    `executor` (diversify.execution: here, or on Dask workers), solved with one HiGHS
-    thread wherever they run, so that the figures do not depend on where; meanwhile
-    this process finds and costs the mean-value plan and costs the least-cost plan.
+    builds a model of its own. Every re-solve is a task of `executor`
+    (diversify.execution: here, or on Dask workers), solved with one HiGHS thread
+    wherever it runs, so that the figures do not depend on where:
+
+    1. the first scenario alone, from the core plan (which keeps every rule, so is
+       feasible for all of them), beside the mean-value plan (from the core plan too);
+    2. the first scenario's optimum is the least-cost plan: the other scenarios start
+       from it, and RP from the core plan; meanwhile this process costs the
+       least-cost and mean-value plans under every scenario.
     """
     step = progress or (lambda _label: None)
     c, names = core.compiled, core.scenario_names
     lam = problem.settings.risk_aversion
     label = [f"scenario {w} alone (WS)" for w in names]
     warnings: list[str] = []
+    task_options = replace(options, threads=1, verbose=False)
 
     executor = executor or Executor(workers=1)
     # the other re-solves take about the core solve's time or more (large: 4x)
@@ -311,9 +315,18 @@ def resilience_figures(
     step(label[0])
     program, columns = scenario_alone(c, 0)
     columns_of = {label[0]: columns}
-    first = _solved(
-        label[0], solve_program(program, options, _start(core.values, columns)), warnings
+    first_task = executor.submit(
+        highs_program.solve_task,
+        (program, _start(core.values, columns)),
+        shared=task_options,
+        label=label[0],
     )
+    mean = mean_value_scenario(c.sm.scenarios)
+    mv_compiled, mv_task = plan_task(problem, [mean], 0.0, start=core)
+    mean_value_task = executor.submit(
+        highs_program.solve_plan, mv_task, shared=task_options, label="mean-value plan"
+    )
+    first = _solved(label[0], first_task(), warnings)
     base = core.values if first is None else full_values(c, columns, first[1].col_value)
     tasks = {}
     for i in range(1, len(names)):
@@ -335,9 +348,9 @@ def resilience_figures(
             least_cost.append(_evaluate_plan(c, plan.plan, False, options, plan.starts))
         step("mean-value plan (EEV)")
         try:
-            mean = mean_value_scenario(c.sm.scenarios)
-            mean_value.append(optimise(problem, [mean], 0.0, options, start=core, full=False))
-            mv = mean_value[0]
+            report, solution = mean_value_task()
+            mv = conclude(problem, [mean], options, mv_compiled, report, solution, full=False)
+            mean_value.append(mv)
             eev.append(_evaluate_plan(c, mv.plan, True, options, mv.starts).expected_cost)
         except InfeasibleError as exc:
             warnings.append(f"mean-value plan (EEV): {exc}; EEV and VSS are left blank")
@@ -345,7 +358,7 @@ def resilience_figures(
     done = executor.map(
         highs_program.solve_task,
         list(tasks.values()),
-        shared=replace(options, threads=1, verbose=False),
+        shared=task_options,
         seconds_each=first[0].solve_seconds if first else core.report.solve_seconds,
         progress=step,
         label="re-solves",

@@ -93,6 +93,8 @@ def solve_workbook(
             progress("exporting the model")
             export_core_model(problem, scenarios, model_path(export_model, input_path))
         progress("solving the plan")
+        if with_figures:  # --workers K > 1: the cluster starts beside the core solve
+            executor.expect(0.0)
         core = optimise(problem, scenarios, problem.settings.risk_aversion, options)
         broken = breaches(problem, core.plan, core.ordered, core.starts)
         if broken:  # the model and the checker disagree: a bug, never a planner's fault
