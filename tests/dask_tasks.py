@@ -25,3 +25,10 @@ def offset_by(shared: tuple[int, int], x: int) -> int:
     """The shared data arrives as it was given (a tuple, not scattered item by item)."""
     assert isinstance(shared, tuple), type(shared)
     return shared[0] * x + shared[1]
+
+
+def malloc_tuned(_: object) -> bool:
+    """Whether this process set glibc's malloc thresholds (diversify.execution)."""
+    from diversify import execution
+
+    return bool(execution._malloc_tuned)

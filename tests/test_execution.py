@@ -253,6 +253,18 @@ def test_a_task_submitted_runs_beside_this_process_or_here_when_asked(scheduler)
             failing()
 
 
+def test_a_task_submitted_while_the_local_cluster_starts_does_not_wait_for_it():
+    """expect starts the cluster in the background (~1 s or more); a task submitted
+    meanwhile is sent once it is up, and this process goes on at once."""
+    with Executor(workers=2) as ex:
+        ex.expect(0.0)
+        started = time.perf_counter()
+        wait = ex.submit(dask_tasks.offset_by, 5, shared=(2, 1))
+        assert time.perf_counter() - started < 0.5  # neither the start nor the task
+        assert wait() == 11
+        assert ex.map(dask_tasks.malloc_tuned, [0, 1], seconds_each=1.0) == [True, True]
+
+
 # ---------------------------------------------------------------- faults
 
 
