@@ -208,8 +208,8 @@ class Executor:
     def expect(self, total_seconds: float) -> None:
         """About `total_seconds` of parallel work will follow: start the local cluster
         it needs now, in the background, so that its start-up (~1-2 s) overlaps this
-        process's own work (the first scenario alone, the frontier's models) instead of
-        adding to it. With --workers K > 1 it starts whatever the estimate."""
+        process's own work (the core solve, the frontier's models) instead of adding
+        to it. With --workers K > 1 it starts whatever the estimate."""
         if self.scheduler is not None or self._client is not None or self._starting:
             return
         workers = self.workers or decide(total_seconds, usable_cores())
