@@ -221,11 +221,11 @@ def trace_frontier(
     # the tightest cap, 0, needs nothing of the unconstrained solve (no start: its plan
     # would be scaled to nothing linked anyway); on a cluster it is solved meanwhile
     executor.expect(0.0)  # --workers K > 1: a local cluster starts while the model builds
-    zero = _zero_cap(problem, target, scenarios, lam)
+    zero_problem, zero_model, zero_task = _zero_cap(problem, target, scenarios, lam)
     zero_result = None
     if executor.parallel:
         zero_result = executor.submit(
-            solve_plan, zero[2], shared=point_options, label=f"frontier point {target} <= 0%"
+            solve_plan, zero_task, shared=point_options, label=f"frontier point {target} <= 0%"
         )
     progress(f"solving without a cap on {target} (1/{n_points})")
     base = optimise(problem, scenarios, lam, options)
@@ -241,20 +241,21 @@ def trace_frontier(
     executor.expect(base.report.solve_seconds * len(caps))  # starts while models build
     built: list[tuple[Problem, Compiled]] = []
     # tightest first: the loosest caps solve quickest from the scaled plan (large: 3 s
-    # against 9-12 s), so they fill the workers' last gaps instead of leaving them
-    order = sorted(range(len(caps) - 1), key=lambda k: caps[k])
+    # against 9-12 s), so they fill the workers' last gaps instead of leaving them;
+    # cap 0 (the last cap) after them
+    order = [*sorted(range(len(caps) - 1), key=lambda k: caps[k]), len(caps) - 1]
 
     def tasks() -> Iterator[PlanTask]:
         """Each capped model built here (Pyomo), handed over as arrays; each starts
         from the unconstrained plan scaled to its cap (cap 0 from nothing), so that no
         point waits for another and every point is the same wherever it is solved."""
-        for k in order:
+        for k in order[:-1]:
             p = capped(problem, target, caps[k])
             c, task = plan_task(p, scenarios, lam, feasible_start(p, base, target, caps[k]))
             built.append((p, c))
             yield task
         if zero_result is None:  # no cluster: cap 0 is solved here, last
-            yield zero[2]
+            yield zero_task
 
     solved = executor.map(
         solve_plan,
@@ -267,11 +268,11 @@ def trace_frontier(
     )
     if zero_result is not None:
         solved.append(zero_result())
-    built.append(zero[:2])
-    back = [order.index(k) for k in range(len(order))] + [len(order)]  # caps' order
-    built, solved = [built[i] for i in back], [solved[i] for i in back]
+    built.append((zero_problem, zero_model))
+    of_cap = dict(zip(order, zip(built, solved, strict=True), strict=True))
     blocked = False
-    for cap, (p, c), (report, solution) in zip(caps, built, solved, strict=True):
+    for k, cap in enumerate(caps):
+        (p, c), (report, solution) = of_cap[k]
         if blocked:
             points.append(
                 FrontierPoint(cap, "infeasible", message="a looser cap already had no plan")
