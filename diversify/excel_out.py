@@ -325,23 +325,28 @@ class _Cells:
             return f'<c t="b"><v>{int(v)}</v></c>'
         return self.one(v if isinstance(v, int | float | type(None)) else str(v), style)
 
-    def column(self, values: tuple, style: str) -> list[str]:
-        """A column of a block of rows; one comprehension where it holds one type."""
+    def column(self, values: Sequence, style: str) -> tuple[str, Sequence]:
+        """A column of a block of rows as (its cell's %-template, the values to put in
+        it): ints and finite floats as they are (`%d`, `%r`: one format per row, not
+        per cell), texts and anything else as their cells' XML (`%s`)."""
         kinds = set(map(type, values))
-        if kinds == {float}:  # v - v == 0: finite (NaN and infinities become blanks)
-            return [f"<c{style}><v>{v!r}</v></c>" if v - v == 0 else "<c/>" for v in values]
+        if kinds == {float} and all(map(math.isfinite, values)):
+            return f"<c{style}><v>%r</v></c>", values
         if kinds == {int}:
-            return [f"<c{style}><v>{v}</v></c>" for v in values]
-        if kinds == {str}:
-            texts = self.texts
-            return [texts.get(v) or self.one(v) for v in values]
-        return [self.one(v, style) for v in values]
+            return f"<c{style}><v>%d</v></c>", values
+        if kinds == {str}:  # most texts repeat: their cells are looked up, in C
+            xml = list(map(self.texts.get, values))
+            if None in xml:
+                xml = [x or self.one(v) for x, v in zip(xml, values, strict=True)]
+            return "%s", xml
+        return "%s", [self.one(v, style) for v in values]
 
 
 def _write_sheet_xml(fh, rows: Iterable[Sequence], header_style: str = "", formats=None) -> None:
     """Rows as sheet XML, written a block of rows at a time, column by column; the
     header styled, the columns named in `formats` (name -> ` s="k"`) number-formatted."""
     from itertools import islice, zip_longest
+    from operator import itemgetter
 
     fh.write(_SHEET_XML.encode())
     cells = _Cells()
@@ -356,11 +361,16 @@ def _write_sheet_xml(fh, rows: Iterable[Sequence], header_style: str = "", forma
         styles = [(formats or {}).get(str(name), "") for name in header]
     while block := list(islice(rows, ROWS_AT_ONCE)):
         width = max(map(len, block))
-        columns = list(zip_longest(*block)) if width else []
+        if width == min(map(len, block)):  # 20 times faster than zip(*block)
+            columns = [list(map(itemgetter(j), block)) for j in range(width)]
+        else:  # short rows end in blanks
+            columns = list(zip_longest(*block))
         styles += [""] * (width - len(styles))
-        xml = [cells.column(col, styles[j]) for j, col in enumerate(columns)]
-        fh.write("".join(f"<row>{''.join(r)}</row>" for r in zip(*xml, strict=True)).encode())
-        if not width:
+        if width:
+            parts = [cells.column(col, styles[j]) for j, col in enumerate(columns)]
+            row = f"<row>{''.join(piece for piece, _ in parts)}</row>"  # one % per row
+            fh.write("".join(map(row.__mod__, zip(*(v for _, v in parts), strict=True))).encode())
+        else:
             fh.write(b"<row/>" * len(block))
         n_rows, n_columns = n_rows + len(block), max(n_columns, width)
     end = "</sheetData>"

@@ -232,6 +232,28 @@ def test_small_tasks_on_a_scheduler_are_batched_and_come_back_in_order(scheduler
     assert out == [3 * x + 1 for x in range(500)]
 
 
+def test_batches_go_to_the_workers_as_they_free_up_and_a_lone_task_too(scheduler):
+    """One long batch per worker on the cluster at a time (the next sent when one
+    finishes), none waits behind a busy worker; with --scheduler even a lone task runs
+    on the cluster, not here."""
+    with Executor(scheduler=scheduler) as ex:
+        submit, on_cluster = ex._client.submit, []
+
+        def counted(*args, **kwargs):
+            future = submit(*args, **kwargs)
+            on_cluster.append(future)
+            counted.most = max(counted.most, sum(not f.done() for f in on_cluster))
+            return future
+
+        counted.most = 0
+        ex._client.submit = counted
+        out = ex.map(dask_tasks.square_slowly, range(6), shared=0.3, seconds_each=1.0)
+        assert out == [x * x for x in range(6)]
+        assert len(on_cluster) == 6 and counted.most <= 2  # two workers
+        assert execution.in_flight(2, 1.0) == 2 and execution.in_flight(2, 0.2) == 4
+        assert ex.map(dask_tasks.worker_pid, [0], seconds_each=1.0) != [os.getpid()]
+
+
 def test_a_task_submitted_runs_beside_this_process_or_here_when_asked(scheduler):
     """submit: on a cluster the task starts at once, while this process goes on; without
     one it runs here when its result is asked for. The same result; an error in it

@@ -187,3 +187,45 @@ def test_an_output_gets_the_permissions_of_any_new_file_not_a_temporary_files(tm
         os.umask(old)
     assert (tmp_path / "out.xlsx").stat().st_mode & 0o777 == 0o644
     assert [p.name for p in tmp_path.iterdir()] == ["out.xlsx"]
+
+
+def test_a_streamed_sheet_keeps_every_value_and_type_block_by_block(tmp_path, monkeypatch):
+    """Bulk sheets are written a block of rows at a time, one %-template per block:
+    numbers stay numbers (NaN and infinities blank), texts stay texts (`=`, `%`, `&`
+    and `<` included), booleans booleans, and short rows end in blanks."""
+    import math
+
+    import numpy as np
+    from openpyxl import Workbook, load_workbook
+
+    from diversify import excel_out
+    from diversify.excel_out import BulkSheet, save_atomic
+
+    monkeypatch.setattr(excel_out, "ROWS_AT_ONCE", 3)  # blocks of every kind
+    rows = [
+        ["n", "x", "text", "flag"],
+        [1, 1.5, "=SUM(A1)", True],
+        [2, math.nan, "100% & <b>", False],
+        [3, math.inf, "%s %d", None],
+        [4, 2.5, "plain"],
+        [5, np.float64(0.25), "plain", 1],
+        [6, 7.0, "=1+1", 0],
+        [7],
+    ]
+    wb = Workbook()
+    wb.create_sheet("Bulk")
+    save_atomic(wb, tmp_path / "out.xlsx", False, {"Bulk": BulkSheet(rows, {"x": "USD"})})
+    got = [
+        list(r) for r in load_workbook(tmp_path / "out.xlsx")["Bulk"].iter_rows(values_only=True)
+    ]
+    assert got == [
+        ["n", "x", "text", "flag"],
+        [1, 1.5, "=SUM(A1)", True],
+        [2, None, "100% & <b>", False],
+        [3, None, "%s %d", None],
+        [4, 2.5, "plain", None],
+        [5, 0.25, "plain", 1],
+        [6, 7, "=1+1", 0],
+        [7, None, None, None],
+    ]
+    assert all(type(r[0]) is int for r in got[1:]) and type(got[1][3]) is bool
