@@ -391,16 +391,20 @@ class Cover:
 
 @dataclass
 class PolicyTask:
-    """A chunk of distinct samples and the events under way in them."""
+    """Distinct samples and the events under way in them, costed `step` at a time."""
 
     cover: Cover
+    step: int
 
     def run(self, d: PlanData, _per_material: list[PlanData]):
         """Fixed costs + purchases (what both recoveries pay) and the policy's recovery."""
-        s = sample_data(d, self.cover.unpack())
-        bought = d.fixed_usd + purchases(d, s)
-        cost, short = policy_recovery(d, delivered(d, s), s.sa, s.spm)
-        return bought, bought + cost, short
+        parts = []
+        for lo in range(0, len(self.cover.bits), self.step):
+            s = sample_data(d, self.cover[lo : lo + self.step].unpack())
+            bought = d.fixed_usd + purchases(d, s)
+            cost, short = policy_recovery(d, delivered(d, s), s.sa, s.spm)
+            parts.append((bought, bought + cost, short))
+        return tuple(np.concatenate(column) for column in zip(*parts, strict=True))
 
 
 @dataclass
@@ -455,13 +459,25 @@ def run_here(fn: Callable, payloads: list, shared: object, label: str) -> list:
 
 
 def chunk_size(d: PlanData) -> int:
-    """Distinct samples costed in one task: CHUNK, fewer where the plan's offers × years
-    would make the chunk's arrays (B × O × T floats, four of them) pass ~16 MB each.
-    Fixed by the data alone, never by the number of workers."""
-    return max(64, min(CHUNK, 2_000_000 // max(1, d.x.size)))
+    """Distinct samples costed at once by the policy: CHUNK, fewer where the plan's
+    offers × years would make the arrays (B × O × T floats, four of them) pass ~3 MB
+    each, in a core's cache rather than in the memory that two workers share. Fixed by
+    the data alone, never by the number of workers."""
+    return max(64, min(CHUNK, 400_000 // max(1, d.x.size)))
 
 
 SECONDS_PER_SAMPLE_OFFER_YEAR = 7.5e-8  # the policy's tasks, measured on the large plan
+# one process alone (large plan: 2.4e-8 s a sample-offer-year, 106 µs a warm LP)
+POLICY_SECONDS_PER_SAMPLE_OFFER_YEAR, SECONDS_PER_LP = 2.5e-8, 1.0e-4
+
+
+def policy_task_size(d: PlanData, step: int) -> int:
+    """Samples in one policy task: a multiple of `step` taking about as long as a
+    hindsight task (CHUNK LPs), so that every task is ~0.2 s and the last ones leave no
+    worker idle long (policy tasks of 263 samples, 10 ms, made the executor's batches
+    15 tasks, 3 s of LPs each, on the large plan)."""
+    per_step = POLICY_SECONDS_PER_SAMPLE_OFFER_YEAR * max(1, d.x.size) * step
+    return step * max(1, round(CHUNK * SECONDS_PER_LP / per_step))
 
 
 def work_seconds(plan: Plan, problem: Problem, distinct: int) -> float:
@@ -488,10 +504,11 @@ def stress_costs(
     d = plan_data(problem, plan, starts)
     per_material = [material_data(d, m) for m in range(len(d.materials))]
     cover = coverage(samples, samples.distinct, d.years)  # (N_d, K, T)
-    size = chunk_size(d)
+    step = chunk_size(d)
+    size = policy_task_size(d, step)
     packed = Cover.of(cover)
     tasks: list[PolicyTask | HindsightTask] = [
-        PolicyTask(packed[lo : lo + size]) for lo in range(0, len(cover), size)
+        PolicyTask(packed[lo : lo + size], step) for lo in range(0, len(cover), size)
     ]
     n_policy, lookups = len(tasks), []
     for m, dm in enumerate(per_material):

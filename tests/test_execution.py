@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -143,14 +144,23 @@ def generated(tmp_path_factory) -> Path:
 
 
 def no_children_left(before: set[int], within_s: float = 5.0) -> bool:
+    """No process of ours is left but multiprocessing's resource tracker (one per
+    process that ever started a worker; it exits with us)."""
     me = psutil.Process()
     deadline = time.monotonic() + within_s
     while time.monotonic() < deadline:
-        left = {p.pid for p in me.children(recursive=True) if p.is_running()} - before
+        left = {p.pid for p in me.children(recursive=True) if _ours(p)} - before
         if not left:
             return True
         time.sleep(0.1)
     return False
+
+
+def _ours(p: psutil.Process) -> bool:
+    try:
+        return p.is_running() and "resource_tracker" not in " ".join(p.cmdline())
+    except psutil.Error:  # gone meanwhile
+        return False
 
 
 # ---------------------------------------------------------------- the rules
@@ -252,6 +262,37 @@ def test_batches_go_to_the_workers_as_they_free_up_and_a_lone_task_too(scheduler
         assert len(on_cluster) == 6 and counted.most <= 2  # two workers
         assert execution.in_flight(2, 1.0) == 2 and execution.in_flight(2, 0.2) == 4
         assert ex.map(dask_tasks.worker_pid, [0], seconds_each=1.0) != [os.getpid()]
+
+
+def test_the_work_meanwhile_does_not_hold_the_batches_back(scheduler):
+    """`meanwhile` runs beside the batches, not before them: here it waits until every
+    task has come back (run first, it held back all but the first window: the workers
+    idled); an error in it reaches the caller."""
+    every_task_back = threading.Event()
+
+    def progress(label: str) -> None:
+        if label.endswith(" 12/12"):
+            every_task_back.set()
+
+    seen = []
+    with Executor(scheduler=scheduler) as ex:
+        out = ex.map(
+            dask_tasks.square_slowly,
+            range(12),
+            shared=0.05,
+            seconds_each=0.05,
+            progress=progress,
+            meanwhile=lambda: seen.append(every_task_back.wait(20)),
+        )
+        assert out == [x * x for x in range(12)] and seen == [True]
+
+        def fails() -> None:
+            raise ValueError("the mean-value plan")
+
+        with pytest.raises(ValueError, match="the mean-value plan"):
+            ex.map(
+                dask_tasks.square_slowly, range(4), shared=0.0, seconds_each=1.0, meanwhile=fails
+            )
 
 
 def test_a_task_submitted_runs_beside_this_process_or_here_when_asked(scheduler):

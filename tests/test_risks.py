@@ -293,7 +293,8 @@ def test_stress_figures_do_not_depend_on_the_chunk_size(monkeypatch):
     assert len(s.distinct) > 4
     whole = stress_costs(p, EX7_PLAN, s)
     monkeypatch.setattr(stress, "CHUNK", 2)  # two LPs a hindsight task
-    monkeypatch.setattr(stress, "chunk_size", lambda _d: 3)  # three samples a task
+    monkeypatch.setattr(stress, "chunk_size", lambda _d: 3)  # three samples at once
+    monkeypatch.setattr(stress, "policy_task_size", lambda _d, step: 2 * step)  # six a task
     calls = []
 
     def run(fn, payloads, shared, label):
@@ -302,7 +303,8 @@ def test_stress_figures_do_not_depend_on_the_chunk_size(monkeypatch):
 
     chunked = stress_costs(p, EX7_PLAN, s, run)
     policy = [t for t in calls[0][2] if isinstance(t, stress.PolicyTask)]
-    assert len(policy) == -(-len(s.distinct) // 3)
+    assert len(policy) == -(-len(s.distinct) // 6)
+    assert {t.step for t in policy} == {3} and len(policy[0].cover.bits) == 6
     assert len(calls[0][2]) - len(policy) > 1  # the LPs in chunks of two
     assert np.array_equal(whole.policy_cost, chunked.policy_cost)
     assert np.array_equal(whole.policy_short, chunked.policy_short)
