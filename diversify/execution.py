@@ -412,17 +412,15 @@ class Executor:
         batches = iter(lambda: list(islice(items, size)), [])
         sizes: list[int] = []
         index: dict[str, int] = {}
-        keys: list[str] = []
-        sent: list[Any] = []
+        sent: list[Any] = []  # the batches' futures, in the order of the payloads
 
         def send(batch: list) -> Any:
-            key = f"diversify-{label.replace(' ', '-')}-{run_id}-{len(keys)}"
+            key = f"diversify-{label.replace(' ', '-')}-{run_id}-{len(sent)}"
             future = client.submit(_run_batch, fn, data, batch, key=key, pure=False)
-            index[key] = len(keys)
-            keys.append(key)
+            index[key] = len(sent)
+            sent.append(future)
             sizes.append(len(batch))
             self._futures.append(future)
-            sent.append(future)
             return future
 
         running = as_completed([send(batch) for batch in islice(batches, window)], loop=client.loop)
@@ -440,11 +438,11 @@ class Executor:
             try:
                 results[future.key] = future.result()
             except Exception as exc:  # noqa: BLE001 - reported to the planner as TaskError
-                raise _task_error(f"{label} (batch {k + 1} of {len(keys)})", exc) from exc
+                raise _task_error(f"{label} (batch {k + 1} of {len(sent)})", exc) from exc
             finished += sizes[k]
             progress(f"{label} {where}: {finished}/{n}")
         beside.join()
-        return [r for key in keys for r in results[key]]
+        return [r for future in sent for r in results[future.key]]
 
     # ------------------------------------------------------------ the cluster
 

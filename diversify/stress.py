@@ -467,8 +467,9 @@ def chunk_size(d: PlanData) -> int:
 
 
 SECONDS_PER_SAMPLE_OFFER_YEAR = 7.5e-8  # the policy's tasks, measured on the large plan
-# one process alone (large plan: 2.4e-8 s a sample-offer-year, 106 µs a warm LP)
-POLICY_SECONDS_PER_SAMPLE_OFFER_YEAR, SECONDS_PER_LP = 2.5e-8, 1.0e-4
+# a warm hindsight LP costs as long as the policy on this many sample-offer-years
+# (large plan, one process: 106 µs against 2.4e-8 s)
+LP_IN_SAMPLE_OFFER_YEARS = 4_000
 
 
 def policy_task_size(d: PlanData, step: int) -> int:
@@ -476,8 +477,7 @@ def policy_task_size(d: PlanData, step: int) -> int:
     hindsight task (CHUNK LPs), so that every task is ~0.2 s and the last ones leave no
     worker idle long (policy tasks of 263 samples, 10 ms, made the executor's batches
     15 tasks, 3 s of LPs each, on the large plan)."""
-    per_step = POLICY_SECONDS_PER_SAMPLE_OFFER_YEAR * max(1, d.x.size) * step
-    return step * max(1, round(CHUNK * SECONDS_PER_LP / per_step))
+    return step * max(1, round(CHUNK * LP_IN_SAMPLE_OFFER_YEARS / (max(1, d.x.size) * step)))
 
 
 def work_seconds(plan: Plan, problem: Problem, distinct: int) -> float:
