@@ -13,7 +13,8 @@ excess[w] >= C_w - eta, exported to MPS), (c) HiGHS alone on the same
 MPS in a fresh process. Same mip_gap (1e-4) and time limit; the optima must agree.
 `--family contracts` adds contract terms and substitution options to the same workbooks,
 `--family rules` every kind of rule over part of the horizon and a harder twist per seed
-(generate.RULES_TWISTS); each family has its own section of the output file.
+(generate.RULES_TWISTS), `--family orders` minimum orders of half an offer's capacity and
+more on top of that (where CBC came closest); each family has its own section of the output file.
 """
 
 from __future__ import annotations
@@ -171,7 +172,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", default=",".join(map(str, SEEDS)))
     ap.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
     ap.add_argument("--json", type=Path, help="also write the raw measurements here")
-    ap.add_argument("--family", choices=("concentrated", "contracts", "rules"), default=FAMILY)
+    ap.add_argument(
+        "--family", choices=("concentrated", "contracts", "rules", "orders"), default=FAMILY
+    )
     ap.add_argument("--core", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--child-out", type=Path, help=argparse.SUPPRESS)
     a = ap.parse_args(argv)

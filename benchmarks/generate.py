@@ -62,7 +62,7 @@ MIN_SUPPLIERS = 2  # on the first material
 MAX_CHINA_SHARE = 0.6
 MAX_AVG_RISK = 0.55
 GUARANTEED_RISK = 0.1  # of the two suppliers that make min_suppliers feasible
-FAMILIES = ("spread", "concentrated", "contracts", "rules")
+FAMILIES = ("spread", "concentrated", "contracts", "rules", "orders")
 # the rules family: one harder twist per seed (seed % 5), on top of every rule kind
 RULES_TWISTS = ("none", "fixed costs", "min_supplier_share", "minimum orders", "clairvoyant")
 CONCENTRATED_GUARANTEED = 3  # qualified, safe suppliers per material; min_suppliers value
@@ -91,11 +91,12 @@ def build_sheets(
     `family`: "spread" (the default sizes), "concentrated" (issue 14, module docstring),
     "contracts": concentrated, with contract terms and substitution options added, or
     "rules": contracts, with every kind of rule over part of the horizon and a twist
-    per seed (`_add_rules_and_twist`).
+    per seed (`_add_rules_and_twist`), or "orders": rules, with minimum orders of half a
+    supplier's capacity and more on every seed besides its twist (`_minimum_orders`).
     """
     if family not in FAMILIES:
         raise ValueError(f"family must be one of {', '.join(FAMILIES)}")
-    concentrated = family in ("concentrated", "contracts", "rules")
+    concentrated = family in ("concentrated", "contracts", "rules", "orders")
     if suppliers < MIN_SUPPLIERS or materials < 1 or years < 1 or scenarios < 1:
         raise ValueError("need >= 2 suppliers and >= 1 material, year and scenario")
     rng = random.Random(seed)
@@ -213,10 +214,12 @@ def build_sheets(
             ["max_avg_risk", None, None, None, None, None, MAX_AVG_RISK],
         ]
     sheets["Risks"] = _risks(sups, mats)
-    if family in ("contracts", "rules"):
+    if family in ("contracts", "rules", "orders"):
         _add_contracts(sheets, mats, demand, yrs, seed)
-    if family == "rules":
+    if family in ("rules", "orders"):
         _add_rules_and_twist(sheets, yrs, seed)
+    if family == "orders" and RULES_TWISTS[seed % len(RULES_TWISTS)] != "minimum orders":
+        _minimum_orders(sheets, random.Random(seed + 99))
     return sheets
 
 
@@ -246,12 +249,18 @@ def _add_rules_and_twist(sheets: dict[str, list[list]], yrs: list[int], seed: in
             if row[0] == "min_supplier_share":
                 row[1] = 0.25
     elif twist == "minimum orders":
-        for row in sheets["Offers"][1:]:
-            caps = [c for c in row[5:] if c]
-            if row[3] and caps:
-                row[3] = _r(max(caps) * rng.uniform(0.5, 0.8))
+        _minimum_orders(sheets, rng)
     elif twist == "clairvoyant":
         sheets["Settings"].append(["recourse", "clairvoyant"])
+
+
+def _minimum_orders(sheets: dict[str, list[list]], rng: random.Random) -> None:
+    """Every minimum order raised to 50-80 % of its offer's peak capacity (the LP
+    relaxation then ignores most of what an order costs: its bound is 0.3-0.9 % low)."""
+    for row in sheets["Offers"][1:]:
+        caps = [c for c in row[5:] if c]
+        if row[3] and caps:
+            row[3] = _r(max(caps) * rng.uniform(0.5, 0.8))
 
 
 def _add_contracts(

@@ -20,7 +20,8 @@ the binaries its LP leaves fractional. This module does the latter before HiGHS 
 5. the cheapest plan, checked on the full program (every row, bound and
    integrality), as a MIP start for the full MIP, with HiGHS's sub-MIP heuristics
    and presolve off: with a plan this good they only cost time (benchmarks/RESULTS.md,
-   issue 14), and the bound is what is left.
+   issue 14), and the bound is what is left; RINS stays on where the plan is still far
+   above the LP bound (`FAR_FROM_BOUND`).
 
 Without any plan (rules the rounding breaks and a restricted MIP that finds nothing)
 HiGHS runs as usual. Every step shares `time_limit_s`; the gap certified is the full
@@ -55,6 +56,12 @@ WITH_A_PLAN = {
     "mip_heuristic_run_feasibility_jump": False,
     "presolve": "off",
 }
+# ... but where the best plan is still far above the LP bound (minimum orders of half a
+# supplier's capacity and more: 3e-3 to 9e-3 against 1e-4 to 9e-4 elsewhere), HiGHS's
+# RINS finds the better plans that branch and bound needs (benchmarks/RESULTS.md, issue
+# 14, fifth round)
+FAR_FROM_BOUND = 2e-3  # (plan - LP bound) / |plan| above which RINS stays on
+FAR_FROM_BOUND_OPTIONS = {"mip_heuristic_run_rins": True}
 DIVE_UP = 0.5  # a dive rounds up every fractional binary at or above this, per LP
 RESTRICTED_SHARE = 0.25  # of the time left, at most, for the restricted MIP
 FEASIBILITY_TOL = 1e-6  # relative to max(1, |bound|), as HiGHS's primal tolerance
@@ -132,9 +139,11 @@ def core_solve(program: Program, options: SolveOptions) -> tuple[SolveReport, So
     mip_options = replace(options, time_limit_s=left())
     start = None
     if plans:
-        _, best = min(plans, key=lambda p: p[0])
+        cost, best = min(plans, key=lambda p: p[0])
         start = (np.arange(len(best)), best)
         mip_options.highs = {**WITH_A_PLAN, **options.highs}
+        if (cost - bound.objective) > FAR_FROM_BOUND * max(abs(cost), 1e-9):
+            mip_options.highs = {**WITH_A_PLAN, **FAR_FROM_BOUND_OPTIONS, **options.highs}
     report, solution = solve_program(program, mip_options, start)
     report.solve_seconds += spent
     return report, solution

@@ -1,5 +1,5 @@
 """The core solve's strategy (diversify.incumbent) and the shifted CVaR rows keep the
-optimum: on generated instances of the concentrated and contracts families
+optimum: on generated instances of the concentrated, contracts and orders families
 (benchmarks/generate.py),
 with mip_gap 1e-9, the objective equals the untouched formulation's (dense CVaR rows,
 HiGHS alone, no plan given)."""
@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from diversify import model
+from diversify import incumbent, model
 from diversify.compiled import compile_sourcing
 from diversify.derive import scenario_data, scenario_tree
-from diversify.engine import optimise
+from diversify.engine import optimise, plan_task
 from diversify.incumbent import BinaryRows, is_feasible
 from diversify.model import build_model
 from diversify.program import Program, SolveOptions, solve_program
@@ -44,6 +44,8 @@ def generate():
         ("concentrated", 3, 0.9),
         ("contracts", 4, 0.5),
         ("contracts", 5, 0.9),
+        ("orders", 1, 0.5),
+        ("orders", 3, 0.5),
     ],
 )
 def test_core_solve_keeps_the_optimum_of_the_untouched_formulation(
@@ -63,6 +65,35 @@ def test_core_solve_keeps_the_optimum_of_the_untouched_formulation(
     assert report.status == "optimal"
     assert out.objective == pytest.approx(report.objective, rel=1e-8)
     assert is_feasible(out.compiled.program, out.values)  # every row, bound, integer
+
+
+@pytest.mark.parametrize(
+    ("family", "seed", "rins"), [("concentrated", 3, False), ("orders", 1, True)]
+)
+def test_the_final_mip_keeps_rins_only_where_the_plan_is_far_from_the_lp_bound(
+    generate, tmp_path, monkeypatch, family, seed, rins
+):
+    """Minimum orders of half an offer's capacity leave the LP bound 0.3-0.9 % low and
+    the plan far above it: HiGHS's RINS then stays on in the final MIP (it finds the
+    better plans); elsewhere every sub-MIP heuristic is off once a plan is given."""
+    book = generate.make_workbook(
+        tmp_path / "in.xlsx", **SHAPE, family=family, seed=seed, risk_aversion=0.5
+    )
+    p = read_problem(book)
+    finals = []
+    solve = incumbent.solve_program
+
+    def spy(program, options, start=None, **kw):
+        if program.is_mip and start is not None and len(program.cost) == columns:
+            finals.append(options.highs)
+        return solve(program, options, start, **kw)
+
+    columns = len(plan_task(p, scenario_data(p), 0.5)[0].program.cost)
+    monkeypatch.setattr(incumbent, "solve_program", spy)
+    optimise(p, scenario_data(p), 0.5, EXACT)
+    assert len(finals) == 1
+    assert finals[0]["presolve"] == "off" and not finals[0]["mip_heuristic_run_rens"]
+    assert finals[0]["mip_heuristic_run_rins"] is rins
 
 
 def contract_run(min_suppliers_row: bool) -> Program:
