@@ -13,8 +13,9 @@ excess[w] >= C_w - eta, exported to MPS), (c) HiGHS alone on the same
 MPS in a fresh process. Same mip_gap (1e-4) and time limit; the optima must agree.
 `--family contracts` adds contract terms and substitution options to the same workbooks,
 `--family rules` every kind of rule over part of the horizon and a harder twist per seed
-(generate.RULES_TWISTS), `--family orders` minimum orders of half an offer's capacity and
-more on top of that (where CBC came closest); each family has its own section of the output file.
+(generate.RULES_TWISTS), `--family orders` minimum orders of half an offer's capacity
+and more on top of that (where CBC came closest); each family has its own section of
+the output file.
 """
 
 from __future__ import annotations

@@ -18,7 +18,10 @@ shape where CBC beat HiGHS: few materials with many suppliers each (most offerin
 material, most with a minimum order), 10 years, 12 scenarios, λ = 0.5, and rules over
 part of the horizon: min_suppliers and min_share in the middle years, max_share China
 from the third year on. Three qualified, low-risk suppliers per material (one of them
-Australian) keep every rule feasible.
+Australian) keep every rule feasible. `contracts` adds contract terms and substitution
+options, `rules` every kind of rule over part of the horizon and a harder twist per seed
+(`RULES_TWISTS`), `orders` minimum orders of half an offer's capacity and more on top
+(the LP bound 0.3-0.9 % low: where CBC came closest).
 """
 
 from __future__ import annotations

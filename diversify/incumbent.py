@@ -141,9 +141,12 @@ def core_solve(program: Program, options: SolveOptions) -> tuple[SolveReport, So
     if plans:
         cost, best = min(plans, key=lambda p: p[0])
         start = (np.arange(len(best)), best)
-        mip_options.highs = {**WITH_A_PLAN, **options.highs}
-        if (cost - bound.objective) > FAR_FROM_BOUND * max(abs(cost), 1e-9):
-            mip_options.highs = {**WITH_A_PLAN, **FAR_FROM_BOUND_OPTIONS, **options.highs}
+        far = cost - bound.objective > FAR_FROM_BOUND * max(abs(cost), 1e-9)
+        mip_options.highs = {
+            **WITH_A_PLAN,
+            **(FAR_FROM_BOUND_OPTIONS if far else {}),
+            **options.highs,
+        }
     report, solution = solve_program(program, mip_options, start)
     report.solve_seconds += spent
     return report, solution

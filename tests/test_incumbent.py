@@ -80,7 +80,8 @@ def test_the_final_mip_keeps_rins_only_where_the_plan_is_far_from_the_lp_bound(
         tmp_path / "in.xlsx", **SHAPE, family=family, seed=seed, risk_aversion=0.5
     )
     p = read_problem(book)
-    finals = []
+    columns = len(plan_task(p, scenario_data(p), 0.5)[0].program.cost)
+    finals = []  # the HiGHS options of the full MIP solved from a plan
     solve = incumbent.solve_program
 
     def spy(program, options, start=None, **kw):
@@ -88,7 +89,6 @@ def test_the_final_mip_keeps_rins_only_where_the_plan_is_far_from_the_lp_bound(
             finals.append(options.highs)
         return solve(program, options, start, **kw)
 
-    columns = len(plan_task(p, scenario_data(p), 0.5)[0].program.cost)
     monkeypatch.setattr(incumbent, "solve_program", spy)
     optimise(p, scenario_data(p), 0.5, EXACT)
     assert len(finals) == 1
