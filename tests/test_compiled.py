@@ -198,9 +198,8 @@ def test_the_polish_switches_off_orders_the_plan_does_without():
         integrality=np.array([0, 1, 1], dtype=np.int32),
     )
     binaries = np.array([1, 2])
-    report, polished = _drop(
-        program, binaries, np.array([0.05, 0.0]), np.array([5.0, 1.0, 1.0]), SolveOptions(), 10
-    )
+    lp_values, plan, lp_bound = np.array([0.05, 0.0]), np.array([5.0, 1.0, 1.0]), 5.05
+    report, polished = _drop(program, binaries, lp_values, plan, lp_bound, SolveOptions(), 10)
     assert report.objective == pytest.approx(6.0)
     assert polished.col_value.tolist() == pytest.approx([5.0, 1.0, 0.0])
     assert is_feasible(program, polished.col_value)

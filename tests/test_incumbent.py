@@ -96,6 +96,23 @@ def test_the_final_mip_keeps_rins_only_where_the_plan_is_far_from_the_lp_bound(
     assert finals[0]["mip_heuristic_run_rins"] is rins
 
 
+def test_a_polished_plan_within_the_gap_of_the_lp_bound_is_kept_without_branch_and_bound(
+    generate, tmp_path
+):
+    """The LP bound certifies a plan of the dive and polish within mip_gap (as it does the
+    rounded relaxation): no full MIP, and the plan is within the gap of the exact optimum."""
+    book = generate.make_workbook(
+        tmp_path / "in.xlsx", **SHAPE, family="contracts", seed=1, risk_aversion=0.5
+    )
+    p = read_problem(book)
+    out = optimise(p, scenario_data(p), 0.5, SolveOptions(time_limit_s=60, mip_gap=1e-4))
+    assert out.report.highs_status.startswith("Optimal (a plan of the dive and polish")
+    assert 0 <= out.report.mip_gap <= 1e-4
+    assert is_feasible(out.compiled.program, out.values)
+    exact = optimise(p, scenario_data(p), 0.5, EXACT)
+    assert exact.objective <= out.objective <= exact.objective + 1e-4 * abs(out.objective)
+
+
 def contract_run(min_suppliers_row: bool) -> Program:
     """One offer over 3 years with a 3-year contract term (SPEC §4.1), by hand:
     columns buy[1..3] (0-2), active[1..3] (3-5) and x (6, continuous); rows
