@@ -177,15 +177,36 @@ def _dive(
     """An LP dive: binaries the LP sets to 0 or 1 are fixed there, the fractional ones at
     or above DIVE_UP (else the largest) rounded up, the LP solved again (warm, in one
     HiGHS) until no binary is fractional; then the continuous part is re-optimised
-    with the binaries at their rounded values. Returns that plan, if it exists."""
+    with the binaries at their rounded values. Returns that plan, if it exists.
+
+    A step whose LP is infeasible (a cap on a country's share that the orders rounded up
+    together break, with their minimum orders) is taken back and redone with the largest
+    of its binaries alone rounded up, and, should that fail too, with that one at 0."""
     started = time.perf_counter()
     relaxed = replace(program, integrality=np.zeros_like(program.integrality))
     h = to_highs(relaxed, replace(options, time_limit_s=seconds_left))
+    columns = binaries.astype(np.int32)
+    bounds = (program.lower[binaries], program.upper[binaries])
+    before = None  # (bounds, LP values, binaries rounded up) of the last step
     while True:
         run_interruptibly(h, False)
         seconds = h.getRunTime()  # over every run of this instance
         if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-            return SolveReport("no_solution", solve_seconds=seconds), None
+            if before is None or time.perf_counter() - started > seconds_left:
+                return SolveReport("no_solution", solve_seconds=seconds), None
+            bounds, v, rounded_up = before  # take the step back
+            up = np.zeros_like(rounded_up)
+            if rounded_up.sum() > 1:  # the largest alone
+                up[np.argmax(np.where(rounded_up, v, -1.0))] = True
+                before = (bounds, v, up)
+                bounds = _dive_step(v, up)
+            elif rounded_up.any():  # that one down instead (a failure then ends the dive)
+                before = (bounds, v, up)
+                bounds = _dive_step(v, up, down=rounded_up)
+            else:
+                return SolveReport("no_solution", solve_seconds=seconds), None
+            h.changeColsBounds(len(columns), columns, *bounds)
+            continue
         v = np.array(h.getSolution().col_value)[binaries]
         fractional = (v > 1e-6) & (v < 1 - 1e-6)
         if not fractional.any() or time.perf_counter() - started > seconds_left:
@@ -193,9 +214,9 @@ def _dive(
         up = fractional & (v >= DIVE_UP)
         if not up.any():
             up[np.argmax(np.where(fractional, v, -1.0))] = True
-        lower = np.where(up | (v >= 1 - 1e-6), 1.0, 0.0)
-        upper = np.where(up | (v > 1e-6), 1.0, 0.0)
-        h.changeColsBounds(len(binaries), binaries.astype(np.int32), lower, upper)
+        before = (bounds, v, up)
+        bounds = _dive_step(v, up)
+        h.changeColsBounds(len(columns), columns, *bounds)
     rounded = np.round(v)
     report, plan = solve_program(
         program.with_fixed(binaries, rounded),
@@ -206,6 +227,18 @@ def _dive(
         return report, None
     plan.col_value[binaries] = rounded
     return report, plan
+
+
+def _dive_step(
+    v: np.ndarray, up: np.ndarray, down: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """A dive's bounds on the binaries from the LP values `v`: those at 0 or 1 fixed
+    there, `up` fixed at 1, `down` at 0, the other fractional ones left free."""
+    lower = np.where(up | (v >= 1 - 1e-6), 1.0, 0.0)
+    upper = np.where(up | (v > 1e-6), 1.0, 0.0)
+    if down is not None:
+        upper[down] = 0.0
+    return lower, upper
 
 
 class BinaryRows:

@@ -113,6 +113,43 @@ def test_a_polished_plan_within_the_gap_of_the_lp_bound_is_kept_without_branch_a
     assert exact.objective <= out.objective <= exact.objective + 1e-4 * abs(out.objective)
 
 
+def test_a_dive_takes_back_a_rounding_that_breaks_a_cap():
+    """Two offers of 4-5 t (minimum order 4) for a need of 6 t under a cap of 7 t bought,
+    a shortfall at 100 USD/t, the orders 1 USD each, the tonnes 1 USD/t. The LP splits
+    the 6 t (orders fractional); both orders on break the cap (8 t at least), so the
+    dive must take that rounding back and keep one order: 1 + 5 + 100 = 106, the
+    optimum. Columns buy1, buy2, x1, x2, shortfall."""
+    from diversify.incumbent import _dive
+
+    inf = float("inf")
+    rows = np.array(
+        [
+            [-5, 0, 1, 0, 0],  # x1 <= 5 buy1
+            [0, -5, 0, 1, 0],  # x2 <= 5 buy2
+            [-4, 0, 1, 0, 0],  # x1 >= 4 buy1
+            [0, -4, 0, 1, 0],  # x2 >= 4 buy2
+            [0, 0, 1, 1, 1],  # x1 + x2 + shortfall >= 6
+            [0, 0, 1, 1, 0],  # x1 + x2 <= 7
+        ],
+        dtype=float,
+    )
+    program = Program(
+        cost=np.array([1.0, 1.0, 1.0, 1.0, 100.0]),
+        offset=0.0,
+        matrix=sp.csc_matrix(rows),
+        lower=np.zeros(5),
+        upper=np.array([1.0, 1.0, inf, inf, inf]),
+        row_lower=np.array([-inf, -inf, 0.0, 0.0, 6.0, -inf]),
+        row_upper=np.array([0.0, 0.0, inf, inf, inf, 7.0]),
+        integrality=np.array([1, 1, 0, 0, 0], dtype=np.int32),
+    )
+    report, plan = _dive(program, np.array([0, 1]), SolveOptions(), 10)
+    assert report.status == "optimal"
+    assert sorted(plan.col_value[:2].tolist()) == [0.0, 1.0]
+    assert program.cost_of(plan.col_value) == pytest.approx(106.0)
+    assert is_feasible(program, plan.col_value)
+
+
 def contract_run(min_suppliers_row: bool) -> Program:
     """One offer over 3 years with a 3-year contract term (SPEC §4.1), by hand:
     columns buy[1..3] (0-2), active[1..3] (3-5) and x (6, continuous); rows
