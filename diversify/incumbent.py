@@ -186,25 +186,23 @@ def _dive(
     relaxed = replace(program, integrality=np.zeros_like(program.integrality))
     h = to_highs(relaxed, replace(options, time_limit_s=seconds_left))
     columns = binaries.astype(np.int32)
-    bounds = (program.lower[binaries], program.upper[binaries])
-    before = None  # (bounds, LP values, binaries rounded up) of the last step
+    before = None  # (LP values, binaries rounded up) of the last step
     while True:
         run_interruptibly(h, False)
         seconds = h.getRunTime()  # over every run of this instance
         if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             if before is None or time.perf_counter() - started > seconds_left:
                 return SolveReport("no_solution", solve_seconds=seconds), None
-            bounds, v, rounded_up = before  # take the step back
+            v, rounded_up = before  # take the step back
             up = np.zeros_like(rounded_up)
             if rounded_up.sum() > 1:  # the largest alone
                 up[np.argmax(np.where(rounded_up, v, -1.0))] = True
-                before = (bounds, v, up)
                 bounds = _dive_step(v, up)
             elif rounded_up.any():  # that one down instead (a failure then ends the dive)
-                before = (bounds, v, up)
                 bounds = _dive_step(v, up, down=rounded_up)
             else:
                 return SolveReport("no_solution", solve_seconds=seconds), None
+            before = (v, up)
             h.changeColsBounds(len(columns), columns, *bounds)
             continue
         v = np.array(h.getSolution().col_value)[binaries]
@@ -214,9 +212,8 @@ def _dive(
         up = fractional & (v >= DIVE_UP)
         if not up.any():
             up[np.argmax(np.where(fractional, v, -1.0))] = True
-        before = (bounds, v, up)
-        bounds = _dive_step(v, up)
-        h.changeColsBounds(len(columns), columns, *bounds)
+        before = (v, up)
+        h.changeColsBounds(len(columns), columns, *_dive_step(v, up))
     rounded = np.round(v)
     report, plan = solve_program(
         program.with_fixed(binaries, rounded),
