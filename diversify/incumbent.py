@@ -155,10 +155,9 @@ def core_solve(program: Program, options: SolveOptions) -> tuple[SolveReport, So
             )
             return report, Solution(best)
         start = (np.arange(len(best)), best)
-        far = cost - bound.objective > FAR_FROM_BOUND * max(abs(cost), 1e-9)
         mip_options.highs = {
             **WITH_A_PLAN,
-            **(FAR_FROM_BOUND_OPTIONS if far else {}),
+            **(FAR_FROM_BOUND_OPTIONS if gap > FAR_FROM_BOUND else {}),
             **options.highs,
         }
     report, solution = solve_program(program, mip_options, start)
