@@ -86,13 +86,19 @@ def is_feasible(program: Program, values: np.ndarray, tol: float = FEASIBILITY_T
     )
 
 
-def core_solve(program: Program, options: SolveOptions) -> tuple[SolveReport, Solution | None]:
+def core_solve(
+    program: Program,
+    options: SolveOptions,
+    start: tuple[np.ndarray, np.ndarray] | None = None,
+) -> tuple[SolveReport, Solution | None]:
     """Solve the core MIP as the module docstring says; the report's `solve_seconds`
-    is HiGHS's time over every step."""
+    is HiGHS's time over every step. `start` (columns, values): a plan known before (a
+    scenario alone starts from the least-cost plan), one more plan to start the MIP from
+    once its binaries are fixed and the rest re-optimised."""
     started = time.perf_counter()
     binaries = np.flatnonzero(program.integrality)
     if not len(binaries) or (program.upper[binaries] > 1).any():
-        return solve_program(program, options)
+        return solve_program(program, options, start)
 
     def left() -> float:
         return max(options.time_limit_s - (time.perf_counter() - started), 1e-3)
@@ -138,6 +144,11 @@ def core_solve(program: Program, options: SolveOptions) -> tuple[SolveReport, So
             spent += restricted.solve_seconds
             if found is not None:
                 plans.append((restricted.objective, found.col_value))
+    if start is not None:
+        known = _from_start(program, binaries, start, replace(options, time_limit_s=left()))
+        spent += known[0].solve_seconds
+        if known[1] is not None:
+            plans.append((known[0].objective, known[1].col_value))
     plans = [p for p in plans if is_feasible(program, p[1])]
     mip_options = replace(options, time_limit_s=left())
     start = None
@@ -163,6 +174,26 @@ def core_solve(program: Program, options: SolveOptions) -> tuple[SolveReport, So
     report, solution = solve_program(program, mip_options, start)
     report.solve_seconds += spent
     return report, solution
+
+
+def _from_start(
+    program: Program,
+    binaries: np.ndarray,
+    start: tuple[np.ndarray, np.ndarray],
+    options: SolveOptions,
+) -> tuple[SolveReport, Solution | None]:
+    """A MIP start (columns, values) as a whole plan: its binaries fixed, the rest
+    re-optimised; none if the start leaves a binary out or that LP has no solution."""
+    known = np.full(len(program.cost), np.nan)
+    known[start[0]] = start[1]
+    if not np.isfinite(known[binaries]).all():
+        return SolveReport("no_solution"), None
+    bits = np.round(known[binaries])
+    report, plan = solve_program(program.with_fixed(binaries, bits), options)
+    if plan is None or report.status != OPTIMAL:
+        return report, None
+    plan.col_value[binaries] = bits
+    return report, plan
 
 
 def _gap(cost: float, bound: float) -> float:
