@@ -113,14 +113,11 @@ def test_a_polished_plan_within_the_gap_of_the_lp_bound_is_kept_without_branch_a
     assert exact.objective <= out.objective <= exact.objective + 1e-4 * abs(out.objective)
 
 
-def test_a_dive_takes_back_a_rounding_that_breaks_a_cap():
+def two_orders() -> Program:
     """Two offers of 4-5 t (minimum order 4) for a need of 6 t under a cap of 7 t bought,
-    a shortfall at 100 USD/t, the orders 1 USD each, the tonnes 1 USD/t. The LP splits
-    the 6 t (orders fractional); both orders on break the cap (8 t at least), so the
-    dive must take that rounding back and keep one order: 1 + 5 + 100 = 106, the
-    optimum. Columns buy1, buy2, x1, x2, shortfall."""
-    from diversify.incumbent import _dive
-
+    a shortfall at 100 USD/t, the orders 1 USD each, the tonnes 1 USD/t: one order and
+    1 t short, 1 + 5 + 100 = 106, is the optimum (both orders break the cap: 8 t at
+    least). Columns buy1, buy2, x1, x2, shortfall."""
     inf = float("inf")
     rows = np.array(
         [
@@ -133,7 +130,7 @@ def test_a_dive_takes_back_a_rounding_that_breaks_a_cap():
         ],
         dtype=float,
     )
-    program = Program(
+    return Program(
         cost=np.array([1.0, 1.0, 1.0, 1.0, 100.0]),
         offset=0.0,
         matrix=sp.csc_matrix(rows),
@@ -143,11 +140,38 @@ def test_a_dive_takes_back_a_rounding_that_breaks_a_cap():
         row_upper=np.array([0.0, 0.0, inf, inf, inf, 7.0]),
         integrality=np.array([1, 1, 0, 0, 0], dtype=np.int32),
     )
+
+
+def test_a_dive_takes_back_a_rounding_that_breaks_a_cap():
+    """The LP splits the 6 t (both orders fractional); both orders on break the cap, so
+    the dive must take that rounding back and keep one order: the optimum, 106."""
+    from diversify.incumbent import _dive
+
+    program = two_orders()
     report, plan = _dive(program, np.array([0, 1]), SolveOptions(), 10)
     assert report.status == "optimal"
     assert sorted(plan.col_value[:2].tolist()) == [0.0, 1.0]
     assert program.cost_of(plan.col_value) == pytest.approx(106.0)
     assert is_feasible(program, plan.col_value)
+
+
+def test_a_start_is_one_more_plan_of_the_core_solve():
+    """A start (the figures' re-solves start from the least-cost plan) becomes a whole
+    plan with its binaries fixed and the rest re-optimised; one that leaves a binary out
+    gives none, and the core solve still finds the optimum from its own plans."""
+    from diversify.incumbent import _from_start, core_solve
+
+    program, binaries = two_orders(), np.array([0, 1])
+    report, plan = _from_start(program, binaries, (np.arange(5), np.zeros(5)), SolveOptions())
+    assert report.status == "optimal"  # no order: 6 t short
+    assert plan.col_value.tolist() == pytest.approx([0, 0, 0, 0, 6])
+    assert (
+        _from_start(program, binaries, (np.array([0, 2]), np.zeros(2)), SolveOptions())[1] is None
+    )
+    for start in [(np.arange(5), np.zeros(5)), (np.array([1]), np.ones(1)), None]:
+        report, solution = core_solve(program, SolveOptions(), start)
+        assert report.objective == pytest.approx(106.0)
+        assert is_feasible(program, solution.col_value)
 
 
 def contract_run(min_suppliers_row: bool) -> Program:
