@@ -31,6 +31,7 @@ MIP's (or the rounded plan's against the LP bound), so `mip_gap` holds as before
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import replace
 
@@ -145,33 +146,34 @@ def core_solve(
             if found is not None:
                 plans.append((restricted.objective, found.col_value))
     if start is not None:
-        known = _from_start(program, binaries, start, replace(options, time_limit_s=left()))
-        spent += known[0].solve_seconds
-        if known[1] is not None:
-            plans.append((known[0].objective, known[1].col_value))
+        known, plan = _from_start(program, binaries, start, replace(options, time_limit_s=left()))
+        spent += known.solve_seconds
+        if plan is not None:
+            plans.append((known.objective, plan.col_value))
     plans = [p for p in plans if is_feasible(program, p[1])]
     mip_options = replace(options, time_limit_s=left())
-    start = None
+    mip_start = None
     if plans:
         cost, best = min(plans, key=lambda p: p[0])
-        gap = _gap(cost, bound.objective)
+        # without the LP's bound (its time ran out) the plan's gap is unknown: as far as can be
+        gap = _gap(cost, bound.objective) if bound.status == OPTIMAL else math.inf
         if gap <= options.mip_gap:  # the LP bound certifies it: no branch and bound
             report = SolveReport(
                 OPTIMAL,
                 program.cost_of(best),
                 gap,
                 spent,
-                highs_status="Optimal (a plan of the dive and polish, within the MIP gap of "
-                "the LP relaxation's bound)",
+                highs_status="Optimal (a plan found before branch and bound, within the MIP "
+                "gap of the LP relaxation's bound)",
             )
             return report, Solution(best)
-        start = (np.arange(len(best)), best)
+        mip_start = (np.arange(len(best)), best)
         mip_options.highs = {
             **WITH_A_PLAN,
             **(FAR_FROM_BOUND_OPTIONS if gap > FAR_FROM_BOUND else {}),
             **options.highs,
         }
-    report, solution = solve_program(program, mip_options, start)
+    report, solution = solve_program(program, mip_options, mip_start)
     report.solve_seconds += spent
     return report, solution
 

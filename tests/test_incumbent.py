@@ -106,7 +106,7 @@ def test_a_polished_plan_within_the_gap_of_the_lp_bound_is_kept_without_branch_a
     )
     p = read_problem(book)
     out = optimise(p, scenario_data(p), 0.5, SolveOptions(time_limit_s=60, mip_gap=1e-4))
-    assert out.report.highs_status.startswith("Optimal (a plan of the dive and polish")
+    assert out.report.highs_status.startswith("Optimal (a plan found before branch and bound")
     assert 0 <= out.report.mip_gap <= 1e-4
     assert is_feasible(out.compiled.program, out.values)
     exact = optimise(p, scenario_data(p), 0.5, EXACT)
@@ -172,6 +172,28 @@ def test_a_start_is_one_more_plan_of_the_core_solve():
         report, solution = core_solve(program, SolveOptions(), start)
         assert report.objective == pytest.approx(106.0)
         assert is_feasible(program, solution.col_value)
+
+
+def test_a_start_without_the_lp_bound_still_starts_the_mip(monkeypatch):
+    """Should the LP relaxation give no bound (its time ran out), a start is still a
+    plan for the MIP to start from, never certified by a bound it does not have."""
+    from diversify.incumbent import core_solve
+    from diversify.program import SolveReport
+
+    solve, calls = incumbent.solve_program, []
+
+    def no_bound_first(program, options, start=None, **kw):
+        calls.append(program.is_mip)
+        if len(calls) == 1:  # the LP relaxation
+            return SolveReport("time_limit"), None
+        return solve(program, options, start, **kw)
+
+    monkeypatch.setattr(incumbent, "solve_program", no_bound_first)
+    optimum = (np.arange(5), np.array([1.0, 0.0, 5.0, 0.0, 1.0]))
+    report, solution = core_solve(two_orders(), SolveOptions(), optimum)
+    assert calls == [False, False, True]  # the relaxation, the start's LP, the MIP
+    assert report.objective == pytest.approx(106.0)
+    assert is_feasible(two_orders(), solution.col_value)
 
 
 def contract_run(min_suppliers_row: bool) -> Program:
