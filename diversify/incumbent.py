@@ -112,11 +112,11 @@ def core_solve(
     if lp is not None and bound.status == OPTIMAL:
         values = lp.col_value[binaries]
         used = (values > 1e-6).astype(float)
-        rounded, plan = solve_program(
-            program.with_fixed(binaries, used), replace(options, time_limit_s=left())
+        rounded, plan = _with_binaries(
+            program, binaries, used, replace(options, time_limit_s=left())
         )
         spent += rounded.solve_seconds
-        if plan is not None and rounded.status == OPTIMAL:
+        if plan is not None:
             gap = _gap(rounded.objective, bound.objective)
             if gap <= options.mip_gap:
                 report = SolveReport(
@@ -127,8 +127,7 @@ def core_solve(
                     highs_status="Optimal (the rounded LP relaxation, within the MIP gap of "
                     "its bound)",
                 )
-                return report, Solution(plan.col_value)
-            plan.col_value[binaries] = used
+                return report, plan
             plans.append((rounded.objective, plan.col_value))
         dive, dived = _dive(program, binaries, options, left())
         spent += dive.solve_seconds
@@ -190,7 +189,14 @@ def _from_start(
     known[start[0]] = start[1]
     if not np.isfinite(known[binaries]).all():
         return SolveReport("no_solution"), None
-    bits = np.round(known[binaries])
+    return _with_binaries(program, binaries, np.round(known[binaries]), options)
+
+
+def _with_binaries(
+    program: Program, binaries: np.ndarray, bits: np.ndarray, options: SolveOptions
+) -> tuple[SolveReport, Solution | None]:
+    """The plan with the binaries at `bits`, the continuous part re-optimised (an LP),
+    its binaries exactly `bits`; none if that LP has no optimal solution."""
     report, plan = solve_program(program.with_fixed(binaries, bits), options)
     if plan is None or report.status != OPTIMAL:
         return report, None
@@ -246,15 +252,13 @@ def _dive(
             up[np.argmax(np.where(fractional, v, -1.0))] = True
         before = (v, up)
         h.changeColsBounds(len(columns), columns, *_dive_step(v, up))
-    rounded = np.round(v)
-    report, plan = solve_program(
-        program.with_fixed(binaries, rounded),
+    report, plan = _with_binaries(
+        program,
+        binaries,
+        np.round(v),
         replace(options, time_limit_s=max(seconds_left - (time.perf_counter() - started), 1e-3)),
     )
     report.solve_seconds += seconds
-    if plan is None or report.status != OPTIMAL:
-        return report, None
-    plan.col_value[binaries] = rounded
     return report, plan
 
 
