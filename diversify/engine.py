@@ -7,6 +7,8 @@ the least-cost plan, RP, EEV/VSS and WS/EVPI.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -105,6 +107,46 @@ def optimise(
     c, task = plan_task(problem, scenarios, risk_aversion, start)
     report, solution = highs_program.solve_plan(options, task)
     return conclude(problem, scenarios, options, c, report, solution, full)
+
+
+@dataclass
+class CoreSolve:
+    """The core solve under way (`start_optimise`): its compiled model now, its outcome
+    when asked (`outcome()`, the same object every time; InfeasibleError if none)."""
+
+    compiled: Compiled
+    outcome: Callable[[], Outcome]
+
+    @classmethod
+    def done(cls, outcome: Outcome) -> CoreSolve:
+        return cls(outcome.compiled, lambda: outcome)
+
+
+def start_optimise(
+    problem: Problem,
+    scenarios: list[ScenarioData],
+    risk_aversion: float,
+    options: SolveOptions,
+    executor: Executor,
+) -> CoreSolve:
+    """`optimise`, started: on the executor's cluster when it has one, so that the
+    figures' re-solves that need no core plan run beside it (`resilience_figures`);
+    else here and now, as with --verbose (HiGHS's log is the planner's to watch).
+    The plan is the same wherever it is solved (one HiGHS thread everywhere)."""
+    c, task = plan_task(problem, scenarios, risk_aversion)
+    if executor.parallel and not options.verbose:
+        result = executor.submit(highs_program.solve_plan, task, shared=options, label="core solve")
+    else:
+        solved = highs_program.solve_plan(options, task)
+        result = lambda: solved  # noqa: E731 - a result already there
+
+    @functools.cache
+    def outcome() -> Outcome:
+        return conclude(problem, scenarios, options, c, *result())
+
+    if not executor.parallel:
+        outcome()  # an infeasible core stops the run before any re-solve
+    return CoreSolve(c, outcome)
 
 
 def plan_task(
@@ -283,7 +325,7 @@ class ResilienceFigures:
 
 def resilience_figures(
     problem: Problem,
-    core: Outcome,
+    core: Outcome | CoreSolve,
     options: SolveOptions,
     progress=None,
     executor: Executor | None = None,
@@ -294,40 +336,46 @@ def resilience_figures(
     core model's compiled arrays (diversify.compiled), so only the mean-value plan
     builds a model of its own. Every re-solve is a task of `executor`
     (diversify.execution: here, or on Dask workers), solved with one HiGHS thread
-    wherever it runs, so that the figures do not depend on where:
+    wherever it runs, so that the figures do not depend on where. None needs the core
+    plan, so on a cluster they run beside the core solve (`core` a `CoreSolve`):
 
-    1. the first scenario alone, from the core plan (which keeps every rule, so is
-       feasible for all of them), beside the mean-value plan (from the core plan too);
-    2. the first scenario's optimum is the least-cost plan: the other scenarios start
-       from it, and RP from the core plan; meanwhile this process costs the
-       least-cost and mean-value plans under every scenario.
+    1. the first scenario alone, from its own plans;
+    2. its optimum is the least-cost plan: the other scenarios, RP and the mean-value
+       plan start from it; meanwhile this process costs the least-cost and mean-value
+       plans under every scenario and waits for the core plan, which every figure is
+       checked against.
     """
     step = progress or (lambda _label: None)
-    c, names = core.compiled, core.scenario_names
+    solving = core if isinstance(core, CoreSolve) else CoreSolve.done(core)
+    c = solving.compiled
+    names = [w.name for w in c.sm.scenarios]
     lam = problem.settings.risk_aversion
     label = [f"scenario {w} alone (WS)" for w in names]
     warnings: list[str] = []
     task_options = replace(options, threads=1, verbose=False)
 
     executor = executor or Executor(workers=1)
-    # the other re-solves take about the core solve's time or more (large: 4x)
-    executor.expect(core.report.solve_seconds)
+    if not executor.parallel:  # the other re-solves take about the core's time or more
+        executor.expect(solving.outcome().report.solve_seconds)
     step(label[0])
     program, columns = scenario_alone(c, 0)
     columns_of = {label[0]: columns}
     first_task = executor.submit(
-        highs_program.solve_task,
-        (program, _start(core.values, columns)),
-        shared=task_options,
-        label=label[0],
+        highs_program.solve_task, (program, None), shared=task_options, label=label[0]
     )
+    first = _solved(label[0], first_task(), warnings)
+    # the least-cost plan keeps every rule, so is feasible for every re-solve
+    if first is None:
+        least_cost_plan = solving.outcome()
+        base = least_cost_plan.values
+    else:
+        base = full_values(c, columns, first[1].col_value)
+        least_cost_plan = _outcome(c, first[0], base, full=False)
     mean = mean_value_scenario(c.sm.scenarios)
-    mv_compiled, mv_task = plan_task(problem, [mean], 0.0, start=core)
+    mv_compiled, mv_task = plan_task(problem, [mean], 0.0, start=least_cost_plan)
     mean_value_task = executor.submit(
         highs_program.solve_plan, mv_task, shared=task_options, label="mean-value plan"
     )
-    first = _solved(label[0], first_task(), warnings)
-    base = core.values if first is None else full_values(c, columns, first[1].col_value)
     tasks = {}
     for i in range(1, len(names)):
         program, columns_of[label[i]] = scenario_alone(c, i)
@@ -335,16 +383,18 @@ def resilience_figures(
         tasks[label[i]] = program, _start(base, columns_of[label[i]], only)
     if lam > 0:
         program, columns_of[RP_LABEL] = risk_neutral(c)
-        tasks[RP_LABEL] = program, _start(core.values, columns_of[RP_LABEL])
+        only = c.column_node[columns_of[RP_LABEL]] == FIRST_STAGE
+        tasks[RP_LABEL] = program, _start(base, columns_of[RP_LABEL], only)
 
     least_cost: list[Outcome] = []
     eev: list[float] = []
     mean_value: list[Outcome] = []
 
     def meanwhile() -> None:
+        solving.outcome()  # on a cluster: solved there, beside the re-solves
         if first is not None:
             step("least-cost plan under every scenario")
-            plan = _outcome(c, first[0], base, full=False)
+            plan = least_cost_plan
             least_cost.append(_evaluate_plan(c, plan.plan, False, options, plan.starts))
         step("mean-value plan (EEV)")
         try:
@@ -359,11 +409,12 @@ def resilience_figures(
         highs_program.solve_task,
         list(tasks.values()),
         shared=task_options,
-        seconds_each=first[0].solve_seconds if first else core.report.solve_seconds,
+        seconds_each=first[0].solve_seconds if first else solving.outcome().report.solve_seconds,
         progress=step,
         label="re-solves",
         meanwhile=meanwhile,
     )
+    core = solving.outcome()
     solved = {label[0]: first} | {
         key: _solved(key, out, warnings) for key, out in zip(tasks, done, strict=True)
     }

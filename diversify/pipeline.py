@@ -23,9 +23,9 @@ from diversify.engine import (
     evaluate,
     explain,
     export_core_model,
-    optimise,
     resilience_figures,
     settings_options,
+    start_optimise,
     substitution_savings,
 )
 from diversify.errors import DiversifyError, InputError, Issue, OutputExistsError
@@ -93,15 +93,19 @@ def solve_workbook(
             progress("exporting the model")
             export_core_model(problem, scenarios, model_path(export_model, input_path))
         progress("solving the plan")
-        if with_figures:  # --workers K > 1: the cluster starts beside the core solve
+        if with_figures:  # --workers K > 1: the cluster starts while the model builds
             executor.expect(0.0)
-        core = optimise(problem, scenarios, problem.settings.risk_aversion, options)
+        lam = problem.settings.risk_aversion
+        solving = start_optimise(problem, scenarios, lam, options, executor)
+        figures = (  # on a cluster, beside the core solve
+            resilience_figures(problem, solving, options, progress, executor)
+            if with_figures
+            else None
+        )
+        core = solving.outcome()
         broken = breaches(problem, core.plan, core.ordered, core.starts)
         if broken:  # the model and the checker disagree: a bug, never a planner's fault
             raise DiversifyError("internal check failed, the plan breaks: " + "; ".join(broken))
-        figures = (
-            resilience_figures(problem, core, options, progress, executor) if with_figures else None
-        )
     progress("explaining what the rules cost")
     why = explain(problem, core, options) if with_figures else None
     savings = substitution_savings(problem, core, scenarios, options)

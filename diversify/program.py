@@ -47,7 +47,10 @@ class SolveOptions:
     time_limit_s: float = 60.0
     mip_gap: float = 1e-4
     verbose: bool = False
-    threads: int | None = None
+    # one HiGHS thread for every solve, wherever it runs: its plans depend on the thread
+    # count (orders seed 1: another plan within the gap on 2), and a plan must not
+    # depend on the machine or on where the core solve runs (diversify.execution)
+    threads: int | None = 1
     highs: dict[str, object] = field(default_factory=dict)  # more HiGHS options, by name
 
 

@@ -222,6 +222,70 @@ def test_solve_gives_the_same_figures_here_on_two_workers_and_on_a_scheduler(
     assert runs["scheduler"] == runs["here"]
 
 
+class Recording(Executor):
+    """A cluster in this process: says it is parallel, runs every task here when its
+    result is asked for, and logs the order of submits, results and maps."""
+
+    def __init__(self) -> None:
+        super().__init__(workers=1)
+        self.log: list[tuple[str, str]] = []
+
+    @property
+    def parallel(self) -> bool:
+        return True
+
+    def submit(self, fn, payload, *, shared=None, label="task"):
+        self.log.append(("submit", label))
+        here = super().submit(fn, payload, shared=shared, label=label)
+
+        def result():
+            self.log.append(("result", label))
+            return here()
+
+        return result
+
+    def map(self, fn, payloads, **kw):
+        self.log.append(("map", kw.get("label", "tasks")))
+        return super().map(fn, payloads, **kw)
+
+
+def test_on_a_cluster_no_re_solve_of_the_figures_waits_for_the_core_plan(generated):
+    """The core solve is a task like the re-solves, sent first; the first scenario alone
+    goes beside it and the other re-solves follow the first scenario's plan, not the
+    core's, which this process asks for only meanwhile. The figures are those of a
+    run in this process to the last bit."""
+    from diversify.derive import scenario_data
+    from diversify.engine import (
+        optimise,
+        resilience_figures,
+        settings_options,
+        start_optimise,
+    )
+    from diversify.reader import load_raw, parse
+
+    problem = parse(load_raw(generated))
+    scenarios, options = scenario_data(problem), settings_options(problem)
+    lam = problem.settings.risk_aversion
+    cluster = Recording()
+    solving = start_optimise(problem, scenarios, lam, options, cluster)
+    figures = resilience_figures(problem, solving, options, executor=cluster)
+    log = cluster.log
+    first = next(label for kind, label in log if label.endswith("alone (WS)"))
+    assert log[0] == ("submit", "core solve")
+    assert log.index(("submit", first)) < log.index(("result", first))
+    assert log.index(("result", first)) < log.index(("map", "re-solves"))
+    assert log.index(("map", "re-solves")) < log.index(("result", "core solve"))
+
+    here = Executor(workers=1)
+    alone = resilience_figures(
+        problem, start_optimise(problem, scenarios, lam, options, here), options, executor=here
+    )
+    for name in ("rp", "eev", "ws", "price_of_resilience", "value_of_resilience"):
+        assert getattr(figures, name) == getattr(alone, name), name
+    assert figures.scenario_optima == alone.scenario_optima
+    assert solving.outcome().objective == optimise(problem, scenarios, lam, options).objective
+
+
 def test_frontier_gives_the_same_points_here_and_on_a_scheduler(generated, scheduler, tmp_path):
     runs = {}
     for name, where in (("here", ["--workers", "1"]), ("scheduler", ["--scheduler", scheduler])):
