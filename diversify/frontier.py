@@ -31,7 +31,7 @@ from diversify.checks import breaches
 from diversify.compiled import Compiled
 from diversify.data import Problem, Rule
 from diversify.derive import by_material_year, hits_offer, scenario_data
-from diversify.engine import Outcome, Plan, conclude, optimise, plan_task
+from diversify.engine import Outcome, Plan, conclude, plan_task, start_optimise
 from diversify.errors import DiversifyError, InfeasibleError, InputError, Issue
 from diversify.excel_out import safe_value, save_atomic, title_sheet, write_run_sheet, write_table
 from diversify.execution import Executor
@@ -218,17 +218,18 @@ def trace_frontier(
     lam = problem.settings.risk_aversion
     executor = executor or Executor(workers=1)
     point_options = replace(options, threads=1, verbose=False)
-    # the tightest cap, 0, needs nothing of the unconstrained solve (no start: its plan
-    # would be scaled to nothing linked anyway); on a cluster it is solved meanwhile
     executor.expect(0.0)  # --workers K > 1: a local cluster starts while the model builds
+    progress(f"solving without a cap on {target} (1/{n_points})")
+    solving = start_optimise(problem, scenarios, lam, options, executor)  # a task on a cluster
+    # the tightest cap, 0, needs nothing of the unconstrained solve (no start: its plan
+    # would be scaled to nothing linked anyway); on a cluster it is solved beside it
     zero_problem, zero_model, zero_task = _zero_cap(problem, target, scenarios, lam)
     zero_result = None
     if executor.parallel:
         zero_result = executor.submit(
             solve_plan, zero_task, shared=point_options, label=f"frontier point {target} <= 0%"
         )
-    progress(f"solving without a cap on {target} (1/{n_points})")
-    base = optimise(problem, scenarios, lam, options)
+    base = solving.outcome()
     share0 = link_share(problem, base.plan, target)
     points = [FrontierPoint(share0, base.report.status, base, share0)]
     warnings = list(problem.warnings)

@@ -286,6 +286,24 @@ def test_on_a_cluster_no_re_solve_of_the_figures_waits_for_the_core_plan(generat
     assert solving.outcome().objective == optimise(problem, scenarios, lam, options).objective
 
 
+def test_on_a_cluster_the_frontiers_unconstrained_solve_is_a_task_beside_cap_zero(generated):
+    """The unconstrained plan, which every other cap waits for, and cap 0, which needs
+    nothing of it, are the first two tasks; the points are those of a run here."""
+    from diversify.engine import settings_options
+    from diversify.frontier import trace_frontier
+    from diversify.reader import load_raw, parse
+
+    problem = parse(load_raw(generated))
+    cluster = Recording()
+    options = settings_options(problem)
+    points = trace_frontier(problem, "China", 3, options, executor=cluster).points
+    assert cluster.log[:2] == [("submit", "core solve"), ("submit", "frontier point China <= 0%")]
+    here = trace_frontier(problem, "China", 3, options, executor=Executor(workers=1)).points
+    assert [(p.cap, p.status, p.figure("expected_cost_usd")) for p in points] == [
+        (p.cap, p.status, p.figure("expected_cost_usd")) for p in here
+    ]
+
+
 def test_frontier_gives_the_same_points_here_and_on_a_scheduler(generated, scheduler, tmp_path):
     runs = {}
     for name, where in (("here", ["--workers", "1"]), ("scheduler", ["--scheduler", scheduler])):
