@@ -339,11 +339,11 @@ def resilience_figures(
     wherever it runs, so that the figures do not depend on where. None needs the core
     plan, so on a cluster they run beside the core solve (`core` a `CoreSolve`):
 
-    1. the first scenario alone, from its own plans;
-    2. its optimum is the least-cost plan: the other scenarios, RP and the mean-value
-       plan start from it; meanwhile this process costs the least-cost and mean-value
-       plans under every scenario and waits for the core plan, which every figure is
-       checked against.
+    1. the first scenario alone and the mean-value plan, each from its own plans;
+    2. the first scenario's optimum is the least-cost plan: the other scenarios and RP
+       start from it; meanwhile this process costs the least-cost and mean-value plans
+       under every scenario and waits for the core plan, which every figure is checked
+       against.
     """
     step = progress or (lambda _label: None)
     solving = core if isinstance(core, CoreSolve) else CoreSolve.done(core)
@@ -363,19 +363,18 @@ def resilience_figures(
     first_task = executor.submit(
         highs_program.solve_task, (program, None), shared=task_options, label=label[0]
     )
-    first = _solved(label[0], first_task(), warnings)
-    # the least-cost plan keeps every rule, so is feasible for every re-solve
-    if first is None:
-        least_cost_plan = solving.outcome()
-        base = least_cost_plan.values
-    else:
-        base = full_values(c, columns, first[1].col_value)
-        least_cost_plan = _outcome(c, first[0], base, full=False)
     mean = mean_value_scenario(c.sm.scenarios)
-    mv_compiled, mv_task = plan_task(problem, [mean], 0.0, start=least_cost_plan)
+    mv_compiled, mv_task = plan_task(problem, [mean], 0.0)
     mean_value_task = executor.submit(
         highs_program.solve_plan, mv_task, shared=task_options, label="mean-value plan"
     )
+    first = _solved(label[0], first_task(), warnings)
+    # the least-cost plan keeps every rule, so is feasible for every re-solve (the core
+    # plan too, should the first scenario have found none)
+    if first is None:
+        base = solving.outcome().values
+    else:
+        base = full_values(c, columns, first[1].col_value)
     tasks = {}
     for i in range(1, len(names)):
         program, columns_of[label[i]] = scenario_alone(c, i)
@@ -394,7 +393,7 @@ def resilience_figures(
         solving.outcome()  # on a cluster: solved there, beside the re-solves
         if first is not None:
             step("least-cost plan under every scenario")
-            plan = least_cost_plan
+            plan = _outcome(c, first[0], base, full=False)
             least_cost.append(_evaluate_plan(c, plan.plan, False, options, plan.starts))
         step("mean-value plan (EEV)")
         try:
