@@ -177,11 +177,12 @@ _scheduler_lock = threading.Lock()
 
 def _use_threads(threads: int | None) -> None:
     """HiGHS keeps one thread pool per process, sized by the first run, and refuses a
-    run asking for another size. Tasks ask for one thread wherever they run (so that
-    their results do not depend on where), the core solve for HiGHS's default: switch
-    the pool between them. Never while a solve runs: this process solves one program
-    at a time, and a Dask worker with several threads runs only tasks, which all ask
-    for one thread (the lock makes the first of them the only one to switch)."""
+    run asking for another size. diversify's solves all ask for one thread (the
+    default of SolveOptions, so that no plan depends on where it is solved); a caller
+    asking for another count (a benchmark of HiGHS's options) has the pool switched.
+    Never while a solve runs: this process solves one program at a time, and a Dask
+    worker with several threads runs only diversify's tasks, which all ask for one
+    thread (the lock makes the first of them the only one to switch)."""
     with _scheduler_lock:
         if threads != _scheduler_threads[0]:
             highspy.Highs.resetThreadScheduler(True)  # blocking: its threads end first

@@ -413,6 +413,20 @@ def test_a_task_submitted_while_the_local_cluster_starts_does_not_wait_for_it():
 # ---------------------------------------------------------------- faults
 
 
+def test_an_infeasible_core_solved_on_a_scheduler_exits_3_and_writes_nothing(scheduler, tmp_path):
+    """The core plan is a task there, asked for while the re-solves run: its
+    infeasibility still ends the run as it does here, with the conflicting rule named."""
+    sheets = example_2()
+    sheets["Policy"] = [["rule", "value"], ["min_suppliers", 3]]
+    src = write_workbook(tmp_path / "bad.xlsx", sheets)
+    out = tmp_path / "plan.xlsx"
+    r = run("solve", src, "-o", out, "--json", "--scheduler", scheduler)
+    assert r.exit_code == 3, r.stderr
+    assert last_json(r)["status"] == "infeasible"
+    assert "min_suppliers" in r.stderr
+    assert not out.exists()
+
+
 def test_a_worker_killed_mid_run_leaves_its_tasks_to_another(scheduler):
     pids = list(workers_of(scheduler).values())
     killed = []
