@@ -127,14 +127,16 @@ def start_optimise(
     scenarios: list[ScenarioData],
     risk_aversion: float,
     options: SolveOptions,
-    executor: Executor,
+    executor: Executor | None = None,
 ) -> CoreSolve:
     """`optimise`, started: on the executor's cluster when it has one, so that the
     figures' re-solves that need no core plan run beside it (`resilience_figures`);
-    else here and now, as with --verbose (HiGHS's log is the planner's to watch).
-    The plan is the same wherever it is solved (one HiGHS thread everywhere)."""
+    else (no executor: no work to run beside it) here and now, as with --verbose
+    (HiGHS's log is the planner's to watch). The plan is the same wherever it is
+    solved (one HiGHS thread everywhere)."""
     c, task = plan_task(problem, scenarios, risk_aversion)
-    if executor.parallel and not options.verbose:
+    elsewhere = executor is not None and executor.parallel and not options.verbose
+    if elsewhere:
         result = executor.submit(highs_program.solve_plan, task, shared=options, label="core solve")
     else:
         solved = highs_program.solve_plan(options, task)
@@ -144,7 +146,7 @@ def start_optimise(
     def outcome() -> Outcome:
         return conclude(problem, scenarios, options, c, *result())
 
-    if not executor.parallel:
+    if not elsewhere:
         outcome()  # an infeasible core stops the run before any re-solve
     return CoreSolve(c, outcome)
 

@@ -96,7 +96,8 @@ def solve_workbook(
         if with_figures:  # --workers K > 1: the cluster starts while the model builds
             executor.expect(0.0)
         lam = problem.settings.risk_aversion
-        solving = start_optimise(problem, scenarios, lam, options, executor)
+        beside = executor if with_figures else None  # no figures: the core solve runs here
+        solving = start_optimise(problem, scenarios, lam, options, beside)
         figures = (  # on a cluster, beside the core solve
             resilience_figures(problem, solving, options, progress, executor)
             if with_figures
