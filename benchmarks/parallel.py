@@ -22,7 +22,6 @@ The section between its markers in the output file is replaced; the rest is kept
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -281,27 +280,19 @@ def render(r: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(HERE))
-    from run import replace_section
+    from run import measured_or_rendered, output_options
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", default="large")
     ap.add_argument("--points", type=int, default=7)
     ap.add_argument("--samples", type=int, default=100_000)
     ap.add_argument("--only", default=",".join(PARTS))
-    ap.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
-    ap.add_argument("--json", type=Path, help="also write the raw measurements here")
-    ap.add_argument("--render", type=Path, help="only render these raw measurements")
+    output_options(ap)
     a = ap.parse_args(argv)
     parts = {p.strip() for p in a.only.split(",") if p.strip()}
-    if a.render:
-        r = json.loads(a.render.read_text())
-    else:
-        r = measure(a.size, a.points, a.samples, parts)
-    if a.json:
-        a.json.write_text(json.dumps(r, indent=1))
-    replace_section(a.out, BEGIN, END, render(r))
-    print(render(r))
-    return 0
+    return measured_or_rendered(
+        a, lambda: measure(a.size, a.points, a.samples, parts), render, BEGIN, END
+    )
 
 
 if __name__ == "__main__":

@@ -551,6 +551,25 @@ HEADER = (
 )
 
 
+def output_options(ap: argparse.ArgumentParser) -> None:
+    """--out, --json and --render: where a benchmark's section goes, its raw figures."""
+    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "RESULTS.md")
+    ap.add_argument("--json", type=Path, help="also write the raw measurements here")
+    ap.add_argument("--render", type=Path, help="only render these raw measurements")
+
+
+def measured_or_rendered(a: argparse.Namespace, measure, render, begin: str, end: str) -> int:
+    """measure() (or the raw figures of --render), kept as --json says, rendered into
+    the section between `begin` and `end` of --out and printed."""
+    r = json.loads(a.render.read_text()) if a.render else measure()
+    if a.json:
+        a.json.write_text(json.dumps(r, indent=1))
+    text = render(r)
+    replace_section(a.out, begin, end, text)
+    print(text)
+    return 0
+
+
 def replace_section(path: Path, begin: str, end: str, text: str) -> None:
     """Put `text` (which starts with `begin` and ends with `end`) into the file."""
     old = path.read_text() if path.exists() else HEADER
