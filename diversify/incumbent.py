@@ -6,18 +6,20 @@ second, and it then spends most of its time in sub-MIP heuristics (RINS, RENS) l
 for the plan; CBC finds it with a feasibility pump and a small branch and bound over
 the binaries its LP leaves fractional. This module does the latter before HiGHS starts:
 
-1. the LP relaxation (its bound and values);
+1. the LP relaxation (its bound and values), in one HiGHS instance that every LP of
+   steps 2-4 then re-solves warm as the binaries' bounds move (`Relaxation`);
 2. rounded: every binary the LP uses switched on, the continuous part re-optimised; a
    plan within `mip_gap` of the LP bound is certified and kept (no branch and bound);
-3. a dive: the LP re-solved (warm, in one HiGHS) with the binaries it sets to 0 or 1
-   fixed there and the fractional ones at or above one half rounded up, until none is
-   fractional (some 20 LPs, 0.1 s); should that run into an infeasible LP, a restricted
-   MIP (RENS: binaries at 0 or 1 in the LP fixed, a MIP over the fractional ones);
+3. a dive: the LP re-solved with the binaries it sets to 0 or 1 fixed there and the
+   fractional ones at or above one half rounded up, until none is fractional (some 20
+   LPs); should that run into an infeasible LP, a restricted MIP (RENS: binaries at 0
+   or 1 in the LP fixed, a MIP over the fractional ones);
 4. a polish of the dive's plan: each binary it switched on that the LP left fractional
    switched off in turn, with what that forces off through the rows of binaries alone
    (the rest of a contract run, a supplier-year's orders: `BinaryRows`), kept off where
-   feasible and cheaper (some 40 warm LPs), until the plan is within `mip_gap` of the
-   LP bound: such a plan is certified and kept, as the rounded one is;
+   feasible and cheaper (some 40 moves; those whose reduced costs show they cannot pay
+   need no LP), until the plan is within `mip_gap` of the LP bound: such a plan is
+   certified and kept, as the rounded one is;
 5. the cheapest plan, checked on the full program (every row, bound and
    integrality), as a MIP start for the full MIP, with HiGHS's sub-MIP heuristics
    and presolve off: with a plan this good they only cost time (benchmarks/RESULTS.md,
@@ -104,46 +106,41 @@ def core_solve(
     def left() -> float:
         return max(options.time_limit_s - (time.perf_counter() - started), 1e-3)
 
-    spent = 0.0
-    relaxed = replace(program, integrality=np.zeros_like(program.integrality))
-    bound, lp = solve_program(relaxed, replace(options, time_limit_s=left()))
-    spent += bound.solve_seconds
+    relaxation = Relaxation(program, binaries, replace(options, time_limit_s=left()))
+    lp = relaxation.solve()
+    bound = program.cost_of(lp) if lp is not None else -math.inf
     plans: list[tuple[float, np.ndarray]] = []
-    if lp is not None and bound.status == OPTIMAL:
-        values = lp.col_value[binaries]
+    restricted_seconds = 0.0
+    if lp is not None:
+        values = lp[binaries]
         used = (values > 1e-6).astype(float)
-        rounded, plan = _with_binaries(
-            program, binaries, used, replace(options, time_limit_s=left())
-        )
-        spent += rounded.solve_seconds
-        if plan is not None:
-            gap = _gap(rounded.objective, bound.objective)
+        rounded = relaxation.solve_with(used)
+        if rounded is not None:
+            cost = program.cost_of(rounded)
+            gap = _gap(cost, bound)
             if gap <= options.mip_gap:
                 report = SolveReport(
                     OPTIMAL,
-                    rounded.objective,
+                    cost,
                     gap,
-                    spent,
+                    relaxation.seconds,
                     highs_status="Optimal (the rounded LP relaxation, within the MIP gap of "
                     "its bound)",
                 )
-                return report, plan
-            plans.append((rounded.objective, plan.col_value))
-        dive, dived = _dive(program, binaries, options, left())
-        spent += dive.solve_seconds
+                return report, Solution(rounded)
+            plans.append((cost, rounded))
+        dived = _dive(relaxation, values, left())
         if dived is not None:
-            plans.append((dive.objective, dived.col_value))
-            polish, polished = _drop(
-                program, binaries, values, dived.col_value, bound.objective, options, left()
-            )
-            spent += polish.solve_seconds
+            plans.append((program.cost_of(dived), dived))
+            polished = _drop(relaxation, values, dived, bound, options.mip_gap, left())
             if polished is not None:
-                plans.append((polish.objective, polished.col_value))
-        if dived is None:  # the dive ran into an infeasible LP (rules it rounded past)
+                plans.append((program.cost_of(polished), polished))
+        else:  # the dive ran into an infeasible LP (rules it rounded past)
             restricted, found = _restricted(program, binaries, values, plans, options, left())
-            spent += restricted.solve_seconds
+            restricted_seconds = restricted.solve_seconds
             if found is not None:
                 plans.append((restricted.objective, found.col_value))
+    spent = relaxation.seconds + restricted_seconds
     if start is not None:
         known, plan = _from_start(program, binaries, start, replace(options, time_limit_s=left()))
         spent += known.solve_seconds
@@ -155,7 +152,7 @@ def core_solve(
     if plans:
         cost, best = min(plans, key=lambda p: p[0])
         # without the LP's bound (its time ran out) the plan's gap is unknown: as far as can be
-        gap = _gap(cost, bound.objective) if bound.status == OPTIMAL else math.inf
+        gap = _gap(cost, bound) if lp is not None else math.inf
         if gap <= options.mip_gap:  # the LP bound certifies it: no branch and bound
             report = SolveReport(
                 OPTIMAL,
@@ -192,6 +189,46 @@ def _from_start(
     return _with_binaries(program, binaries, np.round(known[binaries]), options)
 
 
+class Relaxation:
+    """The LP relaxation in one HiGHS instance, solved again warm (from the last basis)
+    as the binaries' bounds move: the rounded plan, each step of the dive, the plans of
+    the polish. `seconds`: HiGHS's run time over every solve of it."""
+
+    def __init__(self, program: Program, binaries: np.ndarray, options: SolveOptions) -> None:
+        self.program, self.binaries = program, binaries
+        self.columns = binaries.astype(np.int32)
+        relaxed = replace(program, integrality=np.zeros_like(program.integrality))
+        self.h = to_highs(relaxed, options)
+
+    @property
+    def seconds(self) -> float:
+        return self.h.getRunTime()  # over every run of this instance
+
+    @property
+    def objective(self) -> float:
+        return self.h.getInfo().objective_function_value
+
+    def bound_binaries(self, lower: np.ndarray, upper: np.ndarray) -> None:
+        """Every binary within [lower, upper] from now on (until bounded again)."""
+        self.h.changeColsBounds(len(self.columns), self.columns, lower, upper)
+
+    def solve(self) -> np.ndarray | None:
+        """The LP's values of every column; none unless HiGHS finds its optimum."""
+        run_interruptibly(self.h, False)
+        if self.h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            return None
+        return np.array(self.h.getSolution().col_value)
+
+    def solve_with(self, bits: np.ndarray) -> np.ndarray | None:
+        """The plan with the binaries fixed at `bits` (0/1) and the continuous part
+        re-optimised, its binaries exactly `bits`; none if that LP has no solution."""
+        self.bound_binaries(bits, bits)
+        values = self.solve()
+        if values is not None:
+            values[self.binaries] = bits
+        return values
+
+
 def _with_binaries(
     program: Program, binaries: np.ndarray, bits: np.ndarray, options: SolveOptions
 ) -> tuple[SolveReport, Solution | None]:
@@ -209,41 +246,19 @@ def _gap(cost: float, bound: float) -> float:
     return max(0.0, cost - bound) / max(abs(cost), 1e-9)
 
 
-def _dive(
-    program: Program, binaries: np.ndarray, options: SolveOptions, seconds_left: float
-) -> tuple[SolveReport, Solution | None]:
-    """An LP dive: binaries the LP sets to 0 or 1 are fixed there, the fractional ones at
-    or above DIVE_UP (else the largest) rounded up, the LP solved again (warm, in one
-    HiGHS) until no binary is fractional; then the continuous part is re-optimised
-    with the binaries at their rounded values. Returns that plan, if it exists.
+def _dive(relaxation: Relaxation, lp_values: np.ndarray, seconds_left: float) -> np.ndarray | None:
+    """An LP dive from the LP relaxation's values of the binaries: binaries the LP sets
+    to 0 or 1 are fixed there, the fractional ones at or above DIVE_UP (else the
+    largest) rounded up, the LP solved again (warm) until no binary is fractional; then
+    the continuous part is re-optimised with the binaries at their rounded values.
+    Returns that plan (every column), if it exists.
 
     A step whose LP is infeasible (a cap on a country's share that the orders rounded up
     together break, with their minimum orders) is taken back and redone with the largest
     of its binaries alone rounded up, and, should that fail too, with that one at 0."""
     started = time.perf_counter()
-    relaxed = replace(program, integrality=np.zeros_like(program.integrality))
-    h = to_highs(relaxed, replace(options, time_limit_s=seconds_left))
-    columns = binaries.astype(np.int32)
-    before = None  # (LP values, binaries rounded up) of the last step
+    v, before = lp_values, None  # before: (LP values, binaries rounded up) of the last step
     while True:
-        run_interruptibly(h, False)
-        seconds = h.getRunTime()  # over every run of this instance
-        if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-            if before is None or time.perf_counter() - started > seconds_left:
-                return SolveReport("no_solution", solve_seconds=seconds), None
-            v, rounded_up = before  # take the step back
-            up = np.zeros_like(rounded_up)
-            if rounded_up.sum() > 1:  # the largest alone
-                up[np.argmax(np.where(rounded_up, v, -1.0))] = True
-                bounds = _dive_step(v, up)
-            elif rounded_up.any():  # that one down instead (a failure then ends the dive)
-                bounds = _dive_step(v, up, down=rounded_up)
-            else:
-                return SolveReport("no_solution", solve_seconds=seconds), None
-            before = (v, up)
-            h.changeColsBounds(len(columns), columns, *bounds)
-            continue
-        v = np.array(h.getSolution().col_value)[binaries]
         fractional = (v > 1e-6) & (v < 1 - 1e-6)
         if not fractional.any() or time.perf_counter() - started > seconds_left:
             break
@@ -251,15 +266,25 @@ def _dive(
         if not up.any():
             up[np.argmax(np.where(fractional, v, -1.0))] = True
         before = (v, up)
-        h.changeColsBounds(len(columns), columns, *_dive_step(v, up))
-    report, plan = _with_binaries(
-        program,
-        binaries,
-        np.round(v),
-        replace(options, time_limit_s=max(seconds_left - (time.perf_counter() - started), 1e-3)),
-    )
-    report.solve_seconds += seconds
-    return report, plan
+        relaxation.bound_binaries(*_dive_step(v, up))
+        values = relaxation.solve()
+        while values is None:  # take the step back
+            if time.perf_counter() - started > seconds_left:
+                return None
+            v, rounded_up = before
+            up = np.zeros_like(rounded_up)
+            if rounded_up.sum() > 1:  # the largest alone
+                up[np.argmax(np.where(rounded_up, v, -1.0))] = True
+                bounds = _dive_step(v, up)
+            elif rounded_up.any():  # that one down instead (a failure then ends the dive)
+                bounds = _dive_step(v, up, down=rounded_up)
+            else:
+                return None
+            before = (v, up)
+            relaxation.bound_binaries(*bounds)
+            values = relaxation.solve()
+        v = values[relaxation.binaries]
+    return relaxation.solve_with(np.round(v))
 
 
 def _dive_step(
@@ -317,56 +342,51 @@ class BinaryRows:
 
 
 def _drop(
-    program: Program,
-    binaries: np.ndarray,
+    relaxation: Relaxation,
     lp_values: np.ndarray,
     plan: np.ndarray,
     bound: float,
-    options: SolveOptions,
+    mip_gap: float,
     seconds_left: float,
-) -> tuple[SolveReport, Solution | None]:
-    """Polish a plan: each binary it switches on that the LP left fractional is switched
-    off in turn (lowest LP value first), with what that forces off (`BinaryRows`: the
-    rest of a contract run, a supplier-year's orders), the continuous part re-optimised
-    (warm, in one HiGHS), and kept off where that is feasible and cheaper. A dive rounds
-    a few orders up that the optimum does without; this finds most of them in some 40
-    LPs."""
+) -> np.ndarray | None:
+    """Polish a plan (its binaries; the relaxation then holds them fixed): each binary it
+    switches on that the LP left fractional is switched off in turn (lowest LP value
+    first), with what that forces off (`BinaryRows`: the rest of a contract run, a
+    supplier-year's orders), the continuous part re-optimised (warm), and kept off where
+    that is feasible and cheaper. A dive rounds a few orders up that the optimum does
+    without; this finds most of them in some 40 LPs. Stops once the plan is within
+    `mip_gap` of the LP bound. Returns the plan (every column), if it is not the given one."""
     started = time.perf_counter()
+    program, binaries = relaxation.program, relaxation.binaries
     bits = np.round(plan[binaries])
-    h = to_highs(program.with_fixed(binaries, bits), replace(options, time_limit_s=seconds_left))
-    run_interruptibly(h, False)
-    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-        return SolveReport("no_solution", solve_seconds=h.getRunTime()), None
-    best = h.getInfo().objective_function_value
+    if relaxation.solve_with(bits) is None:  # (the dive's last LP: warm, no iteration)
+        return None
+    best = relaxation.objective
     rows = BinaryRows(program, binaries)
     candidates = np.flatnonzero((bits == 1) & (lp_values < 1 - 1e-6))
+    kept, saving = None, _savings(relaxation)
     for k in candidates[np.argsort(lp_values[candidates], kind="stable")]:
         if time.perf_counter() - started > seconds_left:
             break
-        if _gap(best, bound) <= options.mip_gap:  # certified by the LP bound: done
+        if _gap(best, bound) <= mip_gap:  # certified by the LP bound: done
             break
         trial = rows.switch_off(bits, k) if bits[k] else None
         if trial is None:
             continue
-        moved = np.flatnonzero(trial != bits)
-        columns = binaries[moved].astype(np.int32)
-        h.changeColsBounds(len(columns), columns, np.zeros(len(columns)), np.zeros(len(columns)))
-        run_interruptibly(h, False)
-        cost = h.getInfo().objective_function_value
-        if h.getModelStatus() == highspy.HighsModelStatus.kOptimal and cost < best - 1e-9 * abs(
-            best
-        ):
-            best, bits = cost, trial
-        else:
-            h.changeColsBounds(len(columns), columns, np.ones(len(columns)), np.ones(len(columns)))
-    run_interruptibly(h, False)
-    seconds = h.getRunTime()  # over every run of this instance
-    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-        return SolveReport("no_solution", solve_seconds=seconds), None
-    values = np.array(h.getSolution().col_value)
-    values[binaries] = bits
-    cost = program.cost_of(values)
-    return SolveReport(OPTIMAL, cost, solve_seconds=seconds), Solution(values)
+        moved = trial != bits
+        if saving[moved].sum() <= 1e-9 * abs(best):  # it cannot be cheaper: no LP
+            continue
+        values = relaxation.solve_with(trial)
+        if values is not None and relaxation.objective < best - 1e-9 * abs(best):
+            best, bits, kept, saving = relaxation.objective, trial, values, _savings(relaxation)
+    return kept
+
+
+def _savings(relaxation: Relaxation) -> np.ndarray:
+    """What switching each binary off can save at most, by LP duality: its reduced cost
+    in the LP just solved (the binaries fixed), since the optimum after a move of the
+    fixed bounds by delta is at least objective + reduced costs . delta."""
+    return np.array(relaxation.h.getSolution().col_dual)[relaxation.binaries]
 
 
 def _restricted(

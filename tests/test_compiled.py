@@ -148,7 +148,7 @@ def test_is_feasible_checks_rows_bounds_and_integrality():
 def test_an_infeasible_plan_is_never_a_start(monkeypatch):
     """A dive whose 'plan' breaks a row is dropped before the MIP runs."""
     from diversify import incumbent
-    from diversify.program import Solution, SolveOptions, SolveReport
+    from diversify.program import SolveOptions
 
     starts = []
     solve = incumbent.solve_program
@@ -158,8 +158,7 @@ def test_an_infeasible_plan_is_never_a_start(monkeypatch):
             starts.append(start)
         return solve(program, options, start)
 
-    bad = (SolveReport("optimal", objective=0.0), Solution(np.array([0.0, 0.0])))
-    monkeypatch.setattr(incumbent, "_dive", lambda *a: bad)
+    monkeypatch.setattr(incumbent, "_dive", lambda *a: np.array([0.0, 0.0]))  # x >= 5 broken
     monkeypatch.setattr(incumbent, "solve_program", spy)
     report, _ = incumbent.core_solve(_tiny(10.0), SolveOptions(mip_gap=1e-4))
     assert report.objective == pytest.approx(15.0)
@@ -168,11 +167,11 @@ def test_an_infeasible_plan_is_never_a_start(monkeypatch):
 
 def test_the_restricted_mip_runs_when_the_dive_finds_nothing(monkeypatch):
     from diversify import incumbent
-    from diversify.program import SolveOptions, SolveReport
+    from diversify.program import SolveOptions
 
     calls = []
     restricted = incumbent._restricted
-    monkeypatch.setattr(incumbent, "_dive", lambda *a: (SolveReport("no_solution"), None))
+    monkeypatch.setattr(incumbent, "_dive", lambda *a: None)
     monkeypatch.setattr(incumbent, "_restricted", lambda *a: calls.append(1) or restricted(*a))
     report, _ = incumbent.core_solve(_tiny(10.0), SolveOptions(mip_gap=1e-4))
     assert calls and report.objective == pytest.approx(15.0)
@@ -183,7 +182,7 @@ def test_the_polish_switches_off_orders_the_plan_does_without():
     polish drops y2 (LP value 0, first: cost 6) and keeps y1 (without it x = 0 < 5)."""
     import scipy.sparse as sp
 
-    from diversify.incumbent import _drop, is_feasible
+    from diversify.incumbent import Relaxation, _drop, is_feasible
     from diversify.program import Program, SolveOptions
 
     inf = float("inf")
@@ -199,7 +198,8 @@ def test_the_polish_switches_off_orders_the_plan_does_without():
     )
     binaries = np.array([1, 2])
     lp_values, plan, lp_bound = np.array([0.05, 0.0]), np.array([5.0, 1.0, 1.0]), 5.05
-    report, polished = _drop(program, binaries, lp_values, plan, lp_bound, SolveOptions(), 10)
-    assert report.objective == pytest.approx(6.0)
-    assert polished.col_value.tolist() == pytest.approx([5.0, 1.0, 0.0])
-    assert is_feasible(program, polished.col_value)
+    relaxation = Relaxation(program, binaries, SolveOptions())
+    polished = _drop(relaxation, lp_values, plan, lp_bound, 1e-4, 10)
+    assert program.cost_of(polished) == pytest.approx(6.0)
+    assert polished.tolist() == pytest.approx([5.0, 1.0, 0.0])
+    assert is_feasible(program, polished)

@@ -143,16 +143,19 @@ def two_orders() -> Program:
 
 
 def test_a_dive_takes_back_a_rounding_that_breaks_a_cap():
-    """The LP splits the 6 t (both orders fractional); both orders on break the cap, so
-    the dive must take that rounding back and keep one order: the optimum, 106."""
-    from diversify.incumbent import _dive
+    """The LP takes 5 t of one order and 1 t of the other (a fifth of it); both orders on
+    break the cap, so the dive must take that rounding back and keep one order: the
+    optimum, 106."""
+    from diversify.incumbent import Relaxation, _dive
 
-    program = two_orders()
-    report, plan = _dive(program, np.array([0, 1]), SolveOptions(), 10)
-    assert report.status == "optimal"
-    assert sorted(plan.col_value[:2].tolist()) == [0.0, 1.0]
-    assert program.cost_of(plan.col_value) == pytest.approx(106.0)
-    assert is_feasible(program, plan.col_value)
+    program, binaries = two_orders(), np.array([0, 1])
+    relaxation = Relaxation(program, binaries, SolveOptions())
+    lp = relaxation.solve()
+    assert sorted(lp[binaries].tolist()) == pytest.approx([0.2, 1.0])  # 5 t + 1 t
+    plan = _dive(relaxation, lp[binaries], 10)
+    assert sorted(plan[:2].tolist()) == [0.0, 1.0]
+    assert program.cost_of(plan) == pytest.approx(106.0)
+    assert is_feasible(program, plan)
 
 
 def test_a_start_is_one_more_plan_of_the_core_solve():
@@ -177,21 +180,19 @@ def test_a_start_is_one_more_plan_of_the_core_solve():
 def test_a_start_without_the_lp_bound_still_starts_the_mip(monkeypatch):
     """Should the LP relaxation give no bound (its time ran out), a start is still a
     plan for the MIP to start from, never certified by a bound it does not have."""
-    from diversify.incumbent import core_solve
-    from diversify.program import SolveReport
+    from diversify.incumbent import Relaxation, core_solve
 
     solve, calls = incumbent.solve_program, []
 
-    def no_bound_first(program, options, start=None, **kw):
+    def recorded(program, options, start=None, **kw):
         calls.append(program.is_mip)
-        if len(calls) == 1:  # the LP relaxation
-            return SolveReport("time_limit"), None
         return solve(program, options, start, **kw)
 
-    monkeypatch.setattr(incumbent, "solve_program", no_bound_first)
+    monkeypatch.setattr(Relaxation, "solve", lambda self: None)  # the LP's time ran out
+    monkeypatch.setattr(incumbent, "solve_program", recorded)
     optimum = (np.arange(5), np.array([1.0, 0.0, 5.0, 0.0, 1.0]))
     report, solution = core_solve(two_orders(), SolveOptions(), optimum)
-    assert calls == [False, False, True]  # the relaxation, the start's LP, the MIP
+    assert calls == [False, True]  # the start's LP, the MIP
     assert report.objective == pytest.approx(106.0)
     assert is_feasible(two_orders(), solution.col_value)
 
@@ -269,3 +270,42 @@ def test_binary_rows_of_a_program_with_an_empty_last_row():
     rows = BinaryRows(program, np.arange(6))
     assert rows.matrix.shape == (6, 6)
     assert rows.switch_off(np.ones(6), 2).tolist() == [0, 0, 0, 1, 1, 1]
+
+
+def test_the_polish_skips_only_the_moves_that_lp_duality_shows_cannot_pay(
+    generate, tmp_path, monkeypatch
+):
+    """The polish tries no LP for a switch-off whose reduced costs (in the LP of the
+    plan, binaries fixed) add up to no saving: the optimum after the move is at least
+    the plan's cost minus them (weak duality). So its plan is the one it finds when
+    every move is tried, in fewer LPs; a wrong sign would skip the moves that pay."""
+    from diversify.incumbent import Relaxation, _dive, _drop
+
+    book = generate.make_workbook(
+        tmp_path / "in.xlsx", **SHAPE, family="orders", seed=2, risk_aversion=0.5
+    )
+    p = read_problem(book)
+    program = plan_task(p, scenario_data(p), 0.5)[0].program
+    binaries = np.flatnonzero(program.integrality)
+    runs = []
+    original = Relaxation.solve
+
+    def counted(self):
+        runs.append(1)
+        return original(self)
+
+    def polish():
+        relaxation = Relaxation(program, binaries, EXACT)
+        lp = relaxation.solve()
+        values = lp[binaries]
+        dived = _dive(relaxation, values, 60)
+        runs.clear()
+        return _drop(relaxation, values, dived, program.cost_of(lp), 1e-9, 60), len(runs)
+
+    monkeypatch.setattr(Relaxation, "solve", counted)
+    screened, screened_runs = polish()
+    monkeypatch.setattr(incumbent, "_savings", lambda r: np.full(len(r.binaries), np.inf))
+    tried_all, all_runs = polish()
+    assert tried_all is not None  # the polish improved the dive's plan
+    assert np.array_equal(screened, tried_all)
+    assert screened_runs < all_runs
