@@ -140,12 +140,9 @@ def core_solve(
             restricted_seconds = restricted.solve_seconds
             if found is not None:
                 plans.append((restricted.objective, found.col_value))
+    if start is not None and (plan := _from_start(relaxation, start)) is not None:
+        plans.append((program.cost_of(plan), plan))
     spent = relaxation.seconds + restricted_seconds
-    if start is not None:
-        known, plan = _from_start(program, binaries, start, replace(options, time_limit_s=left()))
-        spent += known.solve_seconds
-        if plan is not None:
-            plans.append((known.objective, plan.col_value))
     plans = [p for p in plans if is_feasible(program, p[1])]
     mip_options = replace(options, time_limit_s=left())
     mip_start = None
@@ -172,21 +169,6 @@ def core_solve(
     report, solution = solve_program(program, mip_options, mip_start)
     report.solve_seconds += spent
     return report, solution
-
-
-def _from_start(
-    program: Program,
-    binaries: np.ndarray,
-    start: tuple[np.ndarray, np.ndarray],
-    options: SolveOptions,
-) -> tuple[SolveReport, Solution | None]:
-    """A MIP start (columns, values) as a whole plan: its binaries fixed, the rest
-    re-optimised; none if the start leaves a binary out or that LP has no solution."""
-    known = np.full(len(program.cost), np.nan)
-    known[start[0]] = start[1]
-    if not np.isfinite(known[binaries]).all():
-        return SolveReport("no_solution"), None
-    return _with_binaries(program, binaries, np.round(known[binaries]), options)
 
 
 class Relaxation:
@@ -229,16 +211,15 @@ class Relaxation:
         return values
 
 
-def _with_binaries(
-    program: Program, binaries: np.ndarray, bits: np.ndarray, options: SolveOptions
-) -> tuple[SolveReport, Solution | None]:
-    """The plan with the binaries at `bits`, the continuous part re-optimised (an LP),
-    its binaries exactly `bits`; none if that LP has no optimal solution."""
-    report, plan = solve_program(program.with_fixed(binaries, bits), options)
-    if plan is None or report.status != OPTIMAL:
-        return report, None
-    plan.col_value[binaries] = bits
-    return report, plan
+def _from_start(relaxation: Relaxation, start: tuple[np.ndarray, np.ndarray]) -> np.ndarray | None:
+    """A MIP start (columns, values) as a whole plan: its binaries fixed, the rest
+    re-optimised (warm); none if the start leaves a binary out or that LP has no solution."""
+    known = np.full(len(relaxation.program.cost), np.nan)
+    known[start[0]] = start[1]
+    bits = known[relaxation.binaries]
+    if not np.isfinite(bits).all():
+        return None
+    return relaxation.solve_with(np.round(bits))
 
 
 def _gap(cost: float, bound: float) -> float:

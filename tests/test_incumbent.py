@@ -162,15 +162,13 @@ def test_a_start_is_one_more_plan_of_the_core_solve():
     """A start (the figures' re-solves start from the least-cost plan) becomes a whole
     plan with its binaries fixed and the rest re-optimised; one that leaves a binary out
     gives none, and the core solve still finds the optimum from its own plans."""
-    from diversify.incumbent import _from_start, core_solve
+    from diversify.incumbent import Relaxation, _from_start, core_solve
 
     program, binaries = two_orders(), np.array([0, 1])
-    report, plan = _from_start(program, binaries, (np.arange(5), np.zeros(5)), SolveOptions())
-    assert report.status == "optimal"  # no order: 6 t short
-    assert plan.col_value.tolist() == pytest.approx([0, 0, 0, 0, 6])
-    assert (
-        _from_start(program, binaries, (np.array([0, 2]), np.zeros(2)), SolveOptions())[1] is None
-    )
+    relaxation = Relaxation(program, binaries, SolveOptions())
+    plan = _from_start(relaxation, (np.arange(5), np.zeros(5)))
+    assert plan.tolist() == pytest.approx([0, 0, 0, 0, 6])  # no order: 6 t short
+    assert _from_start(relaxation, (np.array([0, 2]), np.zeros(2))) is None
     for start in [(np.arange(5), np.zeros(5)), (np.array([1]), np.ones(1)), None]:
         report, solution = core_solve(program, SolveOptions(), start)
         assert report.objective == pytest.approx(106.0)
@@ -188,11 +186,17 @@ def test_a_start_without_the_lp_bound_still_starts_the_mip(monkeypatch):
         calls.append(program.is_mip)
         return solve(program, options, start, **kw)
 
-    monkeypatch.setattr(Relaxation, "solve", lambda self: None)  # the LP's time ran out
+    lps, solve_lp = [], Relaxation.solve
+
+    def no_bound_first(self):
+        lps.append(1)
+        return None if len(lps) == 1 else solve_lp(self)  # the relaxation's time ran out
+
+    monkeypatch.setattr(Relaxation, "solve", no_bound_first)
     monkeypatch.setattr(incumbent, "solve_program", recorded)
     optimum = (np.arange(5), np.array([1.0, 0.0, 5.0, 0.0, 1.0]))
     report, solution = core_solve(two_orders(), SolveOptions(), optimum)
-    assert calls == [False, True]  # the start's LP, the MIP
+    assert len(lps) == 2 and calls == [True]  # the relaxation, the start's LP; the MIP
     assert report.objective == pytest.approx(106.0)
     assert is_feasible(two_orders(), solution.col_value)
 
