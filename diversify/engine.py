@@ -101,8 +101,9 @@ def optimise(
     """The least-cost plan for these scenarios (SPEC §4.5); InfeasibleError if none.
 
     `full=False`: only the plan and the objective (re-solves that need no more).
-    Without a start, a plan is found from the LP relaxation first (`incumbent.core_solve`).
-    The three steps are apart so that the middle one can run elsewhere (`frontier`).
+    A plan is found from the LP relaxation first (`incumbent.core_solve`), `start`'s
+    one more beside those. The three steps are apart so that the middle one can run
+    elsewhere (`frontier`).
     """
     c, task = plan_task(problem, scenarios, risk_aversion, start)
     report, solution = highs_program.solve_plan(options, task)
@@ -158,7 +159,7 @@ def plan_task(
     start: Outcome | None = None,
 ) -> tuple[Compiled, highs_program.PlanTask]:
     """The model built and compiled here, and what solving it needs as plain arrays
-    (the program, a MIP start from `start`'s plan, whether to try the rounding)."""
+    (the program, and a MIP start from `start`'s plan)."""
     tree = scenario_tree(scenarios, problem.years, problem.settings.recourse)
     sm = build_model(problem, scenarios, tree, risk_aversion)
     c = compile_sourcing(sm)
@@ -167,7 +168,7 @@ def plan_task(
         pairs = [(j, v) for var, v in _start_values(sm, start) if (j := c.column(var)) is not None]
         if pairs:
             arrays = (np.array([j for j, _ in pairs]), np.array([v for _, v in pairs]))
-    return c, highs_program.PlanTask(c.program, arrays, try_rounding=not start)
+    return c, highs_program.PlanTask(c.program, arrays)
 
 
 def conclude(
