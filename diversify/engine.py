@@ -163,12 +163,19 @@ def plan_task(
     tree = scenario_tree(scenarios, problem.years, problem.settings.recourse)
     sm = build_model(problem, scenarios, tree, risk_aversion)
     c = compile_sourcing(sm)
+    return c, plan_task_of(c, start)
+
+
+def plan_task_of(c: Compiled, start: Outcome | None = None) -> highs_program.PlanTask:
+    """What solving a compiled model needs as plain arrays: its program and a MIP start
+    from `start`'s plan (its columns and values), if any."""
     arrays = None
     if start:
-        pairs = [(j, v) for var, v in _start_values(sm, start) if (j := c.column(var)) is not None]
+        values = _start_values(c.sm, start)
+        pairs = [(j, v) for var, v in values if (j := c.column(var)) is not None]
         if pairs:
             arrays = (np.array([j for j, _ in pairs]), np.array([v for _, v in pairs]))
-    return c, highs_program.PlanTask(c.program, arrays)
+    return highs_program.PlanTask(c.program, arrays)
 
 
 def conclude(

@@ -28,10 +28,10 @@ from openpyxl.chart.shapes import GraphicalProperties
 from openpyxl.styles import Font
 
 from diversify.checks import breaches
-from diversify.compiled import Compiled
+from diversify.compiled import Compiled, with_share_rule
 from diversify.data import Problem, Rule
 from diversify.derive import by_material_year, hits_offer, scenario_data
-from diversify.engine import Outcome, Plan, conclude, plan_task, start_optimise
+from diversify.engine import Outcome, Plan, conclude, plan_task_of, start_optimise
 from diversify.errors import DiversifyError, InfeasibleError, InputError, Issue
 from diversify.excel_out import safe_value, save_atomic, title_sheet, write_run_sheet, write_table
 from diversify.execution import Executor
@@ -223,7 +223,7 @@ def trace_frontier(
     solving = start_optimise(problem, scenarios, lam, options, executor)  # a task on a cluster
     # the tightest cap, 0, needs nothing of the unconstrained solve (no start: its plan
     # would be scaled to nothing linked anyway); on a cluster it is solved beside it
-    zero_problem, zero_model, zero_task = _zero_cap(problem, target, scenarios, lam)
+    zero_problem, zero_model, zero_task = _capped_point(problem, solving.compiled, target, 0.0)
     zero_result = None
     if executor.parallel:
         zero_result = executor.submit(
@@ -247,12 +247,12 @@ def trace_frontier(
     order = [*sorted(range(len(caps) - 1), key=lambda k: caps[k]), len(caps) - 1]
 
     def tasks() -> Iterator[PlanTask]:
-        """Each capped model built here (Pyomo), handed over as arrays; each starts
-        from the unconstrained plan scaled to its cap (cap 0 from nothing), so that no
-        point waits for another and every point is the same wherever it is solved."""
+        """Each capped program made here (the unconstrained one with the cap's rows),
+        handed over as arrays; each starts from the unconstrained plan scaled to its cap
+        (cap 0 from nothing), so that no point waits for another and every point is the
+        same wherever it is solved."""
         for k in order[:-1]:
-            p = capped(problem, target, caps[k])
-            c, task = plan_task(p, scenarios, lam, feasible_start(p, base, target, caps[k]))
+            p, c, task = _capped_point(problem, solving.compiled, target, caps[k], base)
             built.append((p, c))
             yield task
         if zero_result is None:  # no cluster: cap 0 is solved here, last
@@ -287,12 +287,15 @@ def trace_frontier(
     return Frontier(problem, target, share0, points, knee(points), warnings)
 
 
-def _zero_cap(
-    problem: Problem, target: str, scenarios, lam: float
+def _capped_point(
+    problem: Problem, unconstrained: Compiled, target: str, cap: float, start: Outcome | None = None
 ) -> tuple[Problem, Compiled, PlanTask]:
-    """The problem with cap 0 on TARGET, its model and its task (no start)."""
-    p = capped(problem, target, 0.0)
-    return (p, *plan_task(p, scenarios, lam))
+    """The problem with the cap on TARGET, its compiled model (the unconstrained one with
+    the cap's rows: no model built again) and its task, from `start`'s plan scaled to the
+    cap where that keeps every rule (`feasible_start`), else from nothing."""
+    p = capped(problem, target, cap)
+    c = with_share_rule(unconstrained, cap_rule(problem, target, cap))
+    return p, c, plan_task_of(c, start and feasible_start(p, start, target, cap))
 
 
 def _point(

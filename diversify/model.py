@@ -30,6 +30,7 @@ for suppliers with a fixed cost, `use` only for suppliers with a qualification c
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pyomo.environ as pyo
@@ -338,23 +339,29 @@ def add_min_suppliers(sm: SourcingModel) -> None:
     sm.model.min_suppliers = _constraints(rows)
 
 
-def _share_rows(sm: SourcingModel, kind: str) -> dict:
+def share_terms(sm: SourcingModel, rule: Rule) -> Iterator[tuple[str, int, list]]:
+    """A max_share or min_share rule's rows, (material, year, terms), where it has
+    orders: Σ_s (hit[s] - value) * x[s,m,t], i.e. Σ matched x - value * Σ x (SPEC §4.4)."""
     p = sm.problem
+    for m in [rule.material] if rule.material else p.materials:
+        for t in rule.years:
+            terms = [(float(hits_offer(p, rule, s)) - rule.value, x) for s, x in sm.orders(m, t)]
+            if terms:
+                yield m, t, terms
+
+
+def _share_rows(sm: SourcingModel, kind: str) -> dict:
     rows = {}
-    for r_i, r in enumerate(p.rules):
+    for r_i, r in enumerate(sm.problem.rules):
         if r.rule != kind:
             continue
-        for m in [r.material] if r.material else p.materials:
-            for t in r.years:
-                terms = [(float(hits_offer(p, r, s)) - r.value, x) for s, x in sm.orders(m, t)]
-                if not terms:
-                    continue
-                share_gap = _linear(terms)  # Σ matched x - value * Σ x
-                slack = _violation(sm, r_i, m, t)
-                if kind == "max_share":
-                    rows[(r_i, m, t)] = share_gap - slack <= 0
-                else:
-                    rows[(r_i, m, t)] = share_gap + slack >= 0
+        for m, t, terms in share_terms(sm, r):
+            share_gap = _linear(terms)  # Σ matched x - value * Σ x
+            slack = _violation(sm, r_i, m, t)
+            if kind == "max_share":
+                rows[(r_i, m, t)] = share_gap - slack <= 0
+            else:
+                rows[(r_i, m, t)] = share_gap + slack >= 0
     return rows
 
 

@@ -203,3 +203,43 @@ def test_the_polish_switches_off_orders_the_plan_does_without():
     assert program.cost_of(polished) == pytest.approx(6.0)
     assert polished.tolist() == pytest.approx([5.0, 1.0, 0.0])
     assert is_feasible(program, polished)
+
+
+def _rows_by_name(c) -> tuple:
+    """A compiled model's program in names: its columns (bounds, cost, integrality) and
+    its rows as (terms by column name, bounds), both as multisets: row order aside."""
+    from collections import Counter
+
+    p = c.program
+    names = [v.name for v in c.cm.columns]
+    columns = {
+        n: (p.lower[j], p.upper[j], round(p.cost[j], 6), p.integrality[j])
+        for j, n in enumerate(names)
+    }
+    a = p.matrix.tocsr()
+    rows = Counter()
+    for i in range(a.shape[0]):
+        lo, hi = a.indptr[i], a.indptr[i + 1]
+        entries = zip(a.indices[lo:hi], a.data[lo:hi], strict=True)
+        terms = frozenset((names[j], round(v, 9)) for j, v in entries if v)
+        if terms:
+            rows[(terms, p.row_lower[i], p.row_upper[i])] += 1
+    return columns, rows
+
+
+@pytest.mark.parametrize("cap", [0.0, 0.35])
+def test_a_capped_program_made_from_arrays_is_the_capped_model(instance, cap):
+    """The frontier's capped points are the unconstrained program with the cap's rows
+    appended (compiled.with_share_rule), not a model built again: the same columns and
+    the same rows as the model built with the cap among its policy rules."""
+    from diversify.compiled import with_share_rule
+    from diversify.frontier import cap_rule, capped
+
+    problem, scenarios, _, core = instance
+    lam = problem.settings.risk_aversion
+    rule = cap_rule(problem, "China", cap)
+    made = with_share_rule(core.compiled, rule)
+    built, _ = engine.plan_task(capped(problem, "China", cap), scenarios, lam)
+    assert made.program.matrix.shape[0] > core.compiled.program.matrix.shape[0]
+    assert _rows_by_name(made) == _rows_by_name(built)
+    assert len(made.cm.rows) == len(made.row_node) == made.program.matrix.shape[0]
