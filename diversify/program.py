@@ -306,7 +306,8 @@ class PlanTask:
 
 def solve_plan(options: SolveOptions, task: PlanTask) -> tuple[SolveReport, Solution | None]:
     """Find a plan: `incumbent.core_solve`, the start one more plan beside its own (one
-    time limit for all). A task of diversify.execution."""
+    time limit for all; a frontier point of `orders` seed 1 from its scaled start:
+    9.2 s from the start alone, 3.2 s so). A task of diversify.execution."""
     from diversify.incumbent import core_solve  # it builds on this module
 
     report, solution = core_solve(task.program, options, task.start)
@@ -320,8 +321,7 @@ def solve_task(
 ) -> tuple[SolveReport, Solution | None]:
     """One solve as a task of diversify.execution: (program, MIP start) with the options
     every task of the batch shares; a MIP by `incumbent.core_solve`, from its own plans
-    and the start (large's 29 scenarios alone: 26.1 -> 15.4 s; a frontier point of
-    `orders` seed 1 from its scaled start: 9.2 -> 3.2 s, benchmarks/RESULTS.md)."""
+    and the start (large's 29 scenarios alone: 26.1 -> 15.4 s, benchmarks/RESULTS.md)."""
     program, start = task
     if program.is_mip:
         from diversify.incumbent import core_solve  # it builds on this module
