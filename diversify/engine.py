@@ -601,6 +601,8 @@ def explain(problem: Problem, core: Outcome, options: SolveOptions) -> list[dict
         return []
     rows = []
     for con, dual in zip(c.cm.rows, sol.row_dual.tolist(), strict=True):
+        if con is None:  # a row added after compiling (compiled.with_share_rule)
+            continue
         item = _explain_row(problem, con.parent_component().local_name, con.index(), -dual, core)
         if item:
             rows.append(item)
@@ -624,7 +626,7 @@ def contract_term_costs(
     c = core.compiled
     rows_of: dict[tuple[str, str], list[int]] = {}
     for r, con in enumerate(c.cm.rows):
-        if con.parent_component().local_name == "contract_length":
+        if con is not None and con.parent_component().local_name == "contract_length":
             rows_of.setdefault(tuple(con.index()[:2]), []).append(r)
     columns = np.arange(len(c.column_node))
     out = []

@@ -243,3 +243,10 @@ def test_a_capped_program_made_from_arrays_is_the_capped_model(instance, cap):
     assert made.program.matrix.shape[0] > core.compiled.program.matrix.shape[0]
     assert _rows_by_name(made) == _rows_by_name(built)
     assert len(made.cm.rows) == len(made.row_node) == made.program.matrix.shape[0]
+    # the point solves as the model does, and what its rules cost can still be read
+    options = engine.settings_options(problem)
+    report, solution = engine.highs_program.solve_plan(options, engine.plan_task_of(made))
+    point = engine.conclude(problem, scenarios, options, made, report, solution)
+    own = engine.optimise(capped(problem, "China", cap), scenarios, lam, options)
+    assert point.objective == pytest.approx(own.objective, rel=2 * options.mip_gap)
+    assert isinstance(engine.explain(problem, point, options), list)
