@@ -313,3 +313,38 @@ def test_the_polish_skips_only_the_moves_that_lp_duality_shows_cannot_pay(
     assert tried_all is not None  # the polish improved the dive's plan
     assert np.array_equal(screened, tried_all)
     assert screened_runs < all_runs
+
+
+class CappedOrders:
+    """A stand-in for `incumbent.Relaxation`: 40 orders the LP sets at 0.6 each, and an
+    LP that is feasible while at most 30 of them are fixed on (a cap that rounding them
+    all up breaks). It counts the LPs that come back infeasible."""
+
+    def __init__(self) -> None:
+        self.binaries = np.arange(40)
+        self.lower, self.upper = np.zeros(40), np.ones(40)
+        self.infeasible = 0
+
+    def bound_binaries(self, lower, upper) -> None:
+        self.lower, self.upper = lower.copy(), upper.copy()
+
+    def solve(self):
+        if self.lower.sum() > 30:
+            self.infeasible += 1
+            return None
+        return np.where(self.lower == 1, 1.0, np.where(self.upper == 0, 0.0, 0.6))
+
+    def solve_with(self, bits):
+        return bits.copy() if bits.sum() <= 30 else None
+
+
+def test_a_dive_that_breaks_a_cap_takes_back_half_its_step_not_all():
+    """Rounding all 40 up breaks the cap: the dive takes back the smaller half, then
+    rounds up at most twice what held: it fixes the 30 that fit with 23 infeasible LPs
+    (the dive before, one order a step after each failure, had 49)."""
+    from diversify.incumbent import _dive
+
+    relaxation = CappedOrders()
+    plan = _dive(relaxation, np.full(40, 0.6), 10)
+    assert plan is not None and plan.sum() == 30
+    assert relaxation.infeasible <= 25
