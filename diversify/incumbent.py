@@ -353,8 +353,9 @@ def _drop(
     first), with what that forces off (`BinaryRows`: the rest of a contract run, a
     supplier-year's orders), the continuous part re-optimised (warm), and kept off where
     that is feasible and cheaper. A dive rounds a few orders up that the optimum does
-    without; this finds most of them in some 40 LPs. Stops once the plan is within
-    `mip_gap` of the LP bound. Returns the plan (every column), if it is not the given one."""
+    without; this finds most of them in some 40 LPs. A move whose reduced costs show it
+    cannot pay (`_savings`) needs no LP. Stops once the plan is within `mip_gap` of the
+    LP bound. Returns the plan (every column), if it is not the given one."""
     started = time.perf_counter()
     program, binaries = relaxation.program, relaxation.binaries
     bits = np.round(plan[binaries])
