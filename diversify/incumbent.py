@@ -201,6 +201,12 @@ class Relaxation:
             return None
         return np.array(self.h.getSolution().col_value)
 
+    def reduced_costs(self) -> np.ndarray:
+        """The binaries' reduced costs in the LP just solved. With the binaries fixed,
+        what switching each off can save at most (LP duality: the optimum after a move
+        of the fixed bounds by delta is at least objective + reduced costs . delta)."""
+        return np.array(self.h.getSolution().col_dual)[self.binaries]
+
     def solve_with(self, bits: np.ndarray) -> np.ndarray | None:
         """The plan with the binaries fixed at `bits` (0/1) and the continuous part
         re-optimised, its binaries exactly `bits`; none if that LP has no solution."""
@@ -248,9 +254,7 @@ def _dive(relaxation: Relaxation, lp_values: np.ndarray, seconds_left: float) ->
         if not fractional.any() or time.perf_counter() - started > seconds_left:
             break
         up = fractional & (v >= DIVE_UP)
-        if not up.any():
-            up[np.argmax(np.where(fractional, v, -1.0))] = True
-        up = _largest(up, v, limit)
+        up = _largest(up, v, limit) if up.any() else _largest(fractional, v, 1)
         before = (v, up)
         relaxation.bound_binaries(*_dive_step(v, up))
         values = relaxation.solve()
@@ -354,8 +358,8 @@ def _drop(
     supplier-year's orders), the continuous part re-optimised (warm), and kept off where
     that is feasible and cheaper. A dive rounds a few orders up that the optimum does
     without; this finds most of them in some 40 LPs. A move whose reduced costs show it
-    cannot pay (`_savings`) needs no LP. Stops once the plan is within `mip_gap` of the
-    LP bound. Returns the plan (every column), if it is not the given one."""
+    cannot pay (`Relaxation.reduced_costs`) needs no LP. Stops once the plan is within
+    `mip_gap` of the LP bound. Returns the plan (every column), if it is not the given one."""
     started = time.perf_counter()
     program, binaries = relaxation.program, relaxation.binaries
     bits = np.round(plan[binaries])
@@ -364,7 +368,7 @@ def _drop(
     best = relaxation.objective
     rows = BinaryRows(program, binaries)
     candidates = np.flatnonzero((bits == 1) & (lp_values < 1 - 1e-6))
-    kept, saving = None, _savings(relaxation)
+    kept, saving = None, relaxation.reduced_costs()
     for k in candidates[np.argsort(lp_values[candidates], kind="stable")]:
         if time.perf_counter() - started > seconds_left:
             break
@@ -378,15 +382,13 @@ def _drop(
             continue
         values = relaxation.solve_with(trial)
         if values is not None and relaxation.objective < best - 1e-9 * abs(best):
-            best, bits, kept, saving = relaxation.objective, trial, values, _savings(relaxation)
+            best, bits, kept, saving = (
+                relaxation.objective,
+                trial,
+                values,
+                relaxation.reduced_costs(),
+            )
     return kept
-
-
-def _savings(relaxation: Relaxation) -> np.ndarray:
-    """What switching each binary off can save at most, by LP duality: its reduced cost
-    in the LP just solved (the binaries fixed), since the optimum after a move of the
-    fixed bounds by delta is at least objective + reduced costs . delta."""
-    return np.array(relaxation.h.getSolution().col_dual)[relaxation.binaries]
 
 
 def _restricted(

@@ -322,12 +322,10 @@ def solve_task(
     """One solve as a task of diversify.execution: (program, MIP start) with the options
     every task of the batch shares; a MIP by `incumbent.core_solve`, from its own plans
     and the start (large's 29 scenarios alone: 26.1 -> 15.4 s, benchmarks/RESULTS.md)."""
-    program, start = task
-    if program.is_mip:
-        from diversify.incumbent import core_solve  # it builds on this module
+    from diversify.incumbent import core_solve  # it builds on this module; an LP goes to HiGHS
 
-        return core_solve(program, options, start)
-    return solve_program(program, options, start)
+    program, start = task
+    return core_solve(program, options, start)
 
 
 def _status(status, has_plan: bool) -> str:

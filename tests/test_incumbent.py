@@ -308,7 +308,7 @@ def test_the_polish_skips_only_the_moves_that_lp_duality_shows_cannot_pay(
 
     monkeypatch.setattr(Relaxation, "solve", counted)
     screened, screened_runs = polish()
-    monkeypatch.setattr(incumbent, "_savings", lambda r: np.full(len(r.binaries), np.inf))
+    monkeypatch.setattr(Relaxation, "reduced_costs", lambda r: np.full(len(r.binaries), np.inf))
     tried_all, all_runs = polish()
     assert tried_all is not None  # the polish improved the dive's plan
     assert np.array_equal(screened, tried_all)
