@@ -36,7 +36,7 @@ from diversify.excel_out import (
 )
 from diversify.frontier import link_share, linked_suppliers
 from diversify.model import substitution_cost
-from diversify.planbook import UNIT_FORMAT, read_plan, split_plan_workbook
+from diversify.planbook import UNIT_FORMAT, plan_sheet, read_plan, split_plan_workbook
 from diversify.reader import RawWorkbook, load_raw, parse
 from diversify.results import SUMMARY_FIGURES
 
@@ -98,14 +98,19 @@ def plan_names(paths: list[Path]) -> list[str]:
     return names
 
 
-def read_plan_book(path: Path, name: str) -> PlanBook:
-    """Read a plan workbook written by `solve` or `evaluate`; InputError when it is not one."""
+def read_plan_book(path: Path, name: str, tables: bool = True) -> PlanBook:
+    """Read a plan workbook written by `solve` or `evaluate`; InputError when it is not one.
+
+    `tables=False`: the plan, its inputs, Summary and Run alone (what `stress` needs);
+    the results tables are not read and stay empty."""
     path = Path(path)
-    raw = load_raw(path)
-    inputs, plan_sheet = split_plan_workbook(raw)
+    needed = NEEDED if tables else {"Summary": NEEDED["Summary"]}
+    wanted = {s.lower() for s in needed} | {"run"}
+    raw = load_raw(path, None if tables else lambda t: plan_sheet(t) or t.strip().lower() in wanted)
+    inputs, plan_name = split_plan_workbook(raw)
     sheets = {n.strip().lower(): n for n in raw.sheets}
-    missing = [s for s in NEEDED if s.lower() not in sheets]
-    if plan_sheet is None:
+    missing = [s for s in needed if s.lower() not in sheets]
+    if plan_name is None:
         missing.insert(0, "Plan")
     if not inputs:
         missing.append("Input Settings, Input Offers, ...")
@@ -129,8 +134,9 @@ def read_plan_book(path: Path, name: str) -> PlanBook:
         plan, starts = read_plan(raw, problem)
     except InputError as exc:
         raise InputError([_located(path, i) for i in exc.issues]) from exc
-    tables = {s: _table(path, s, raw.sheets[sheets[s.lower()]], cols) for s, cols in NEEDED.items()}
-    summary = dict(zip(tables["Summary"]["key"], tables["Summary"]["value"], strict=True))
+    read = {s: _table(path, s, raw.sheets[sheets[s.lower()]], cols) for s, cols in needed.items()}
+    read |= {s: pd.DataFrame(columns=list(cols)) for s, cols in NEEDED.items() if s not in read}
+    summary = dict(zip(read["Summary"]["key"], read["Summary"]["value"], strict=True))
     run: dict[str, object] = {}
     if "run" in sheets:
         df = _table(path, "Run", raw.sheets[sheets["run"]], ())
@@ -143,10 +149,10 @@ def read_plan_book(path: Path, name: str) -> PlanBook:
         plan,
         starts,
         summary,
-        tables["Scenario costs"],
-        tables["Recovery"],
-        tables["Shares"],
-        tables["Concentration"],
+        read["Scenario costs"],
+        read["Recovery"],
+        read["Shares"],
+        read["Concentration"],
         run,
         inputs,
         hashlib.sha256(path.read_bytes()).hexdigest(),

@@ -12,6 +12,7 @@ import os
 import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 
 import pandas as pd
@@ -127,18 +128,23 @@ def _plain(value):
     return value
 
 
-def fit_columns(
-    ws: Worksheet, df: pd.DataFrame, start_col: int = 1, minimum: int = 8, maximum: int = 60
-) -> None:
-    """Column widths from a table's header and longest value (never narrower than now)."""
-    for j, name in enumerate(df.columns, start=start_col):
-        values = df.iloc[:, j - start_col]
+def column_widths(df: pd.DataFrame, minimum: int = 8, maximum: int = 60) -> list[int]:
+    """Each column's width from its header and longest value."""
+    widths = []
+    for j, name in enumerate(df.columns):
+        values = df.iloc[:, j]
         present = values.dropna()
         if values.dtype.kind == "f":
             longest = max((len(f"{v:,.2f}") for v in present), default=0)
         else:
             longest = max((len(str(v)) for v in present), default=0)
-        width = max(minimum, min(maximum, max(len(str(name)), longest) + 2))
+        widths.append(max(minimum, min(maximum, max(len(str(name)), longest) + 2)))
+    return widths
+
+
+def fit_columns(ws: Worksheet, df: pd.DataFrame, start_col: int = 1) -> None:
+    """Column widths from a table's header and longest value (never narrower than now)."""
+    for j, width in enumerate(column_widths(df), start=start_col):
         dim = ws.column_dimensions[get_column_letter(j)]
         dim.width = max(dim.width, width) if dim.customWidth else width
 
@@ -175,6 +181,16 @@ class BulkSheet:
 
     rows: Iterable[Sequence]
     formats: dict[str, str] = field(default_factory=dict)
+    widths: Sequence[float] = ()  # per column from the first; none given: BULK_WIDTH each
+
+
+def table_sheet(df: pd.DataFrame, formats: dict[str, str] | None = None) -> BulkSheet:
+    """A results table alone on its sheet, as `write_table` lays it out (header, number
+    formats per column, widths fitted, frozen, filtered), streamed for `save_atomic`:
+    a table of thousands of rows costs a tenth of openpyxl's cells."""
+    columns = [df[c].tolist() for c in df.columns]  # Python values, NaN left blank
+    rows = chain([list(df.columns)], zip(*columns, strict=True))
+    return BulkSheet(rows, {str(k): v for k, v in (formats or {}).items()}, column_widths(df))
 
 
 def save_atomic(
@@ -262,8 +278,8 @@ _SHEET_XML = (
     '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
     '<sheetViews><sheetView workbookViewId="0"><pane ySplit="1" topLeftCell="A2" '
     'activePane="bottomLeft" state="frozen"/></sheetView></sheetViews>'
-    '<cols><col min="1" max="16" width="16" customWidth="1"/></cols><sheetData>'
 )
+BULK_WIDTH = 16
 ROWS_AT_ONCE = 10_000
 
 
@@ -290,7 +306,8 @@ def _stream_sheets(
                 if item.filename in parts:
                     title = parts[item.filename]
                     with out.open(item.filename, "w") as fh:
-                        _write_sheet_xml(fh, bulk[title].rows, *styles[title])
+                        sheet = bulk[title]
+                        _write_sheet_xml(fh, sheet.rows, *styles[title], sheet.widths)
                 else:
                     out.writestr(item, z.read(item.filename))
     os.replace(tmp, path)
@@ -342,13 +359,20 @@ class _Cells:
         return "%s", [self.one(v, style) for v in values]
 
 
-def _write_sheet_xml(fh, rows: Iterable[Sequence], header_style: str = "", formats=None) -> None:
+def _write_sheet_xml(
+    fh, rows: Iterable[Sequence], header_style: str = "", formats=None, widths=()
+) -> None:
     """Rows as sheet XML, written a block of rows at a time, column by column; the
-    header styled, the columns named in `formats` (name -> ` s="k"`) number-formatted."""
+    header styled, the columns named in `formats` (name -> ` s="k"`) number-formatted,
+    the first columns `widths` wide (the others up to the 16th BULK_WIDTH)."""
     from itertools import islice, zip_longest
     from operator import itemgetter
 
-    fh.write(_SHEET_XML.encode())
+    col = '<col min="{}" max="{}" width="{}" customWidth="1"/>'
+    cols = [col.format(j, j, w) for j, w in enumerate(widths, start=1)]
+    if len(widths) < 16:
+        cols.append(col.format(len(widths) + 1, 16, BULK_WIDTH))
+    fh.write(f"{_SHEET_XML}<cols>{''.join(cols)}</cols><sheetData>".encode())
     cells = _Cells()
     rows = iter(rows)
     header = next(rows, None)

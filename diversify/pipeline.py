@@ -30,7 +30,7 @@ from diversify.engine import (
 )
 from diversify.errors import DiversifyError, InputError, Issue, OutputExistsError
 from diversify.execution import Executor
-from diversify.planbook import read_plan, split_plan_workbook, write_plan_workbook
+from diversify.planbook import plan_sheet, read_plan, split_plan_workbook, write_plan_workbook
 from diversify.reader import RawWorkbook, load_raw, parse
 from diversify.results import Results, tabulate
 
@@ -135,10 +135,10 @@ def evaluate_workbook(
     start = time.perf_counter()
     check_output(output, force, plan_path)
     progress("reading the plan workbook")
-    raw = load_raw(plan_path)
-    inputs, plan_sheet = split_plan_workbook(raw)
-    if plan_sheet is None or not inputs:
-        missing = "Plan" if plan_sheet is None else "Input Settings, Input Offers, ..."
+    raw = load_raw(plan_path, plan_sheet)  # the plan and its inputs: no results
+    inputs, plan_name = split_plan_workbook(raw)
+    if plan_name is None or not inputs:
+        missing = "Plan" if plan_name is None else "Input Settings, Input Offers, ..."
         raise InputError(
             [
                 Issue(
@@ -255,7 +255,7 @@ def stress_workbook(
     with Executor(workers, scheduler, verbose) as executor:
         executor.expect(0.0)  # --workers K > 1: the cluster starts while the plan is read
         progress("reading the plan workbook")
-        book = read_plan_book(plan_path, Path(plan_path).stem)
+        book = read_plan_book(plan_path, Path(plan_path).stem, tables=False)
         problem = book.problem
         progress(f"drawing {samples:,} samples")
         drawn = draw(problem, samples, seed)

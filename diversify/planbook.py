@@ -31,6 +31,7 @@ from diversify.excel_out import (
     copy_sheet,
     safe_value,
     save_atomic,
+    table_sheet,
     title_sheet,
     write_run_sheet,
     write_table,
@@ -85,25 +86,21 @@ def write_plan_workbook(
         ws, costs, {c: "USD" for c in costs.columns if c.endswith("_usd")} | {"probability": "prob"}
     )
     _cost_chart(ws, len(costs), len(costs.columns))
-    write_table(
-        wb.create_sheet("Recovery"),
-        results.recovery,
-        {c: "t" for c in ("spot_t", "stock_t", "shortfall_t", "surplus_t")},
-    )
-    write_table(wb.create_sheet("Shares"), results.shares, {"volume_t": "t", "share": "share"})
-    write_table(
-        wb.create_sheet("Concentration"),
-        results.concentration,
-        {"volume_t": "t", "hhi": "hhi", "avg_risk": "risk"},
-    )
     stock = {c: "t" for c in results.tree.columns if c.startswith("stock_t ")}
-    write_table(wb.create_sheet("Scenario tree"), results.tree, stock | {"scenario_count": "int"})
+    long_tables = {  # thousands of rows: streamed (excel_out.table_sheet)
+        "Recovery": table_sheet(
+            results.recovery, {c: "t" for c in ("spot_t", "stock_t", "shortfall_t", "surplus_t")}
+        ),
+        "Shares": table_sheet(results.shares, {"volume_t": "t", "share": "share"}),
+        "Concentration": table_sheet(
+            results.concentration, {"volume_t": "t", "hhi": "hhi", "avg_risk": "risk"}
+        ),
+        "Scenario tree": table_sheet(results.tree, stock | {"scenario_count": "int"}),
+    }
     if results.explain is not None:
-        write_table(
-            wb.create_sheet("Explain"),
-            results.explain,
-            {"usd_per_t": "USD", "usd": "USD"},
-        )
+        long_tables["Explain"] = table_sheet(results.explain, {"usd_per_t": "USD", "usd": "USD"})
+    for title in long_tables:
+        wb.create_sheet(title)
     _list_sheet(
         wb.create_sheet("Breaches"), "breach", results.breaches, "The plan keeps every rule."
     )
@@ -111,7 +108,7 @@ def write_plan_workbook(
     write_run_sheet(wb, run_info)
     for name, rows in input_sheets.items():
         copy_sheet(wb.create_sheet(input_sheet_title(name)), rows)
-    save_atomic(wb, path, force)
+    save_atomic(wb, path, force, long_tables)
 
 
 def input_sheet_title(name: str) -> str:
@@ -430,6 +427,15 @@ def _ident(v) -> str:
     if isinstance(v, float) and v.is_integer():
         return str(int(v))
     return "" if v is None else str(v).strip()
+
+
+def plan_sheet(title: str) -> bool:
+    """Is this a sheet that says what a plan is (Plan, Substitution plan, the input
+    copies)? `evaluate` and `stress` read these alone (`reader.load_raw(path, keep)`)."""
+    name = title.strip().lower()
+    return name in (PLAN_SHEET.lower(), SUBSTITUTION_SHEET.lower()) or title.startswith(
+        INPUT_PREFIX
+    )
 
 
 def split_plan_workbook(raw) -> tuple[dict[str, list[list]], str | None]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, time, timedelta
 from pathlib import Path
@@ -105,8 +106,11 @@ class RawWorkbook:
     uncached_formulas: dict[str, set[tuple[int, int]]] = field(default_factory=dict)
 
 
-def load_raw(path: str | os.PathLike[str]) -> RawWorkbook:
-    """Read every sheet's cells; `InputError` when the file is missing or not an .xlsx."""
+def load_raw(
+    path: str | os.PathLike[str], keep: Callable[[str], bool] | None = None
+) -> RawWorkbook:
+    """Read every sheet's cells (those whose title `keep` accepts, if given); `InputError`
+    when the file is missing or not an .xlsx."""
     path = Path(path)
     if not path.is_file():
         raise InputError([Issue(None, None, None, f"{path}: no such file")])
@@ -116,7 +120,9 @@ def load_raw(path: str | os.PathLike[str]) -> RawWorkbook:
     except Exception as e:  # openpyxl raises many kinds on a corrupt file
         raise _unreadable(path, e) from e
     try:
-        sheets = {ws.title: _sheet_rows(ws) for ws in wb.worksheets}
+        sheets = {
+            ws.title: _sheet_rows(ws) for ws in wb.worksheets if keep is None or keep(ws.title)
+        }
     except Exception as e:
         raise _unreadable(path, e) from e
     finally:

@@ -178,3 +178,26 @@ def test_the_solve_path_does_not_import_scipy_stats():
     code = "import sys, diversify.pipeline; print('scipy.stats' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_the_plan_tables_are_laid_out_as_every_table(ex2, tmp_path):
+    """The long tables, streamed (excel_out.table_sheet), look as write_table's: a bold
+    header, frozen and filtered; number formats per column; widths fitted."""
+    from diversify.excel_out import FORMATS
+
+    plan = tmp_path / "plan.xlsx"
+    assert run("solve", ex2, "-o", plan).exit_code == 0
+    wb = load_workbook(plan)
+    expected = {"Recovery": "shortfall_t", "Shares": "share", "Explain": "usd_per_t"}
+    for title in ("Recovery", "Shares", "Concentration", "Scenario tree", "Explain"):
+        ws = wb[title]
+        head = [c.value for c in ws[1]]
+        assert all(c.font.b for c in ws[1]), title
+        assert ws.freeze_panes == "A2", title
+        assert ws.auto_filter.ref == f"A1:{ws.cell(1, len(head)).column_letter}{ws.max_row}"
+        width = ws.column_dimensions["A"].width
+        assert width >= len(str(head[0])) + 2 and width != 16, title
+        if title in expected and ws.max_row > 1:  # (ex2 has no binding rule to explain)
+            j = head.index(expected[title]) + 1
+            fmt = {"shortfall_t": "t", "share": "share", "usd_per_t": "USD"}[expected[title]]
+            assert ws.cell(2, j).number_format == FORMATS[fmt], title

@@ -133,3 +133,34 @@ def test_the_stress_workbook_reads_back_in_libreoffice_as_written(outputs, tmp_p
     policy = [float(row[3]) for row in rows[1:]]
     assert len(policy) == 200
     assert sum(policy) / len(policy) == pytest.approx(figures["policy"]["mean_usd"], rel=1e-9)
+
+
+def test_the_plan_tables_read_back_in_libreoffice_as_written(outputs, tmp_path):
+    """Recovery, Shares, Concentration, Scenario tree and Explain are streamed as XML
+    (excel_out.table_sheet): LibreOffice reads every cell of them as the tool computed."""
+    from diversify.pipeline import solve_workbook
+
+    d, _ = outputs
+    results = solve_workbook(d / "input.xlsx", None).results
+    folder = convert(d / "plan.xlsx", CSV_ALL_SHEETS, tmp_path)
+    tables = {
+        "Recovery": results.recovery,
+        "Shares": results.shares,
+        "Concentration": results.concentration,
+        "Scenario tree": results.tree,
+        "Explain": results.explain,
+    }
+    for title, df in tables.items():
+        with open(folder / f"plan-{title}.csv", newline="", encoding="utf-8") as fh:
+            rows = list(csv.reader(fh))
+        assert rows[0] == [str(c) for c in df.columns], title
+        assert len(rows) == len(df) + 1, title
+        for row, expected in zip(rows[1:], df.itertuples(index=False), strict=True):
+            for cell, value in zip(row, expected, strict=True):
+                if isinstance(value, str):
+                    assert cell == value, title
+                elif value is None or value != value:  # NaN: a blank cell
+                    assert cell == "", title
+                else:  # a share's cell keeps its percent sign in CSV
+                    number = float(cell[:-1]) / 100 if cell.endswith("%") else float(cell)
+                    assert number == pytest.approx(float(value), rel=1e-12, abs=1e-12), title
