@@ -210,3 +210,28 @@ def test_formula_like_plan_names_stay_text(free_and_capped, tmp_path):
 def test_help_has_an_example():
     r = run("compare", "--help")
     assert r.exit_code == 0 and "Example" in r.stdout
+
+
+def test_a_plan_read_without_its_tables_is_the_same_plan(free_and_capped, monkeypatch):
+    """`stress` reads a plan workbook's own sheets alone (tables=False): the same
+    problem, plan, starts and Summary; no results sheet is parsed at all."""
+    import diversify.compare as compare
+
+    _, capped = free_and_capped
+    whole = compare.read_plan_book(capped, "capped")
+    parsed = []
+    real = compare.load_raw
+
+    def spy(path, keep=None):
+        raw = real(path, keep)
+        parsed.extend(raw.sheets)
+        return raw
+
+    monkeypatch.setattr(compare, "load_raw", spy)
+    light = compare.read_plan_book(capped, "capped", tables=False)
+    assert light.plan == whole.plan and light.starts == whole.starts
+    assert light.summary == whole.summary and light.run == whole.run
+    assert light.problem.offers == whole.problem.offers
+    assert light.recovery.empty and not whole.recovery.empty
+    assert not {"Recovery", "Shares", "Scenario tree", "Charts"} & set(parsed)
+    assert {"Plan", "Summary", "Run", "Input Offers"} <= set(parsed)
