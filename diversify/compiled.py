@@ -17,7 +17,7 @@ no new Pyomo model:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import scipy.sparse as sp
@@ -84,16 +84,62 @@ class Compiled:
     costs: CostMatrix
     plan_columns: dict[str, dict]  # "x" | "buy" | "active" | "use" | "start" -> key -> column
     index: dict[int, int]  # id(Pyomo variable) -> column
+    # where each recovery value stands (`recovery_of`); placed once, shared by the
+    # programs made from this one (`with_share_rule`: the same columns)
+    recovery_layout: RecoveryLayout | None = field(default=None, repr=False)
 
     @property
     def program(self) -> Program:
         return self.cm.program
+
+    def recovery_of(self, values: np.ndarray) -> dict[tuple[str, int, str], dict[str, float]]:
+        """z, I, u, e of each (material, year, scenario) in these column values."""
+        if self.recovery_layout is None:
+            self.recovery_layout = RecoveryLayout.of(self)
+        return self.recovery_layout.read(values)
 
     def column(self, var) -> int | None:
         return self.index.get(id(var))
 
     def path_nodes(self, i: int) -> np.ndarray:
         return np.array(sorted({self.sm.tree.node_of[(t, i)] for t in self.sm.years}))
+
+
+@dataclass
+class RecoveryLayout:
+    """The recovery's place among the columns: for each (material, year, scenario), the
+    columns of z, I, u, e (-1 for one not in the program: then its fixed value, or 0)."""
+
+    keys: list[tuple[str, int, str]]
+    columns: np.ndarray  # (K, 4)
+    fixed: np.ndarray  # (K, 4)
+
+    @classmethod
+    def of(cls, c: Compiled) -> RecoveryLayout:
+        sm, mdl = c.sm, c.sm.model
+        keys, columns, fixed = [], [], []
+        for i, w in enumerate(sm.scenarios):
+            for t in sm.years:
+                n = sm.tree.node_of[(t, i)]
+                for m in sm.problem.materials:
+                    keys.append((m, t, w.name))
+                    row = [getattr(mdl, v)[m, n] for v in RECOVERY]
+                    columns.append([c.index.get(id(x), -1) for x in row])
+                    fixed.append([(x.value or 0.0) if x.fixed else 0.0 for x in row])
+        shape = (len(keys), len(RECOVERY))
+        return cls(
+            keys,
+            np.array(columns, dtype=np.int64).reshape(shape),
+            np.array(fixed, dtype=float).reshape(shape),
+        )
+
+    def read(self, values: np.ndarray) -> dict[tuple[str, int, str], dict[str, float]]:
+        placed = self.columns >= 0
+        got = np.where(placed, values[np.where(placed, self.columns, 0)], self.fixed)
+        return {
+            k: dict(zip(RECOVERY, row, strict=True))
+            for k, row in zip(self.keys, got.tolist(), strict=True)
+        }
 
 
 def compile_sourcing(sm: SourcingModel) -> Compiled:

@@ -298,15 +298,7 @@ def _outcome(c: Compiled, report: SolveReport, values: np.ndarray, full: bool = 
     )
     if not full:
         return Outcome(plan, names, probabilities, {}, report.objective, report, **common)
-    mdl = sm.model
-    recovery = {}
-    for i, w in enumerate(names):
-        for t in sm.years:
-            n = sm.tree.node_of[(t, i)]
-            for m in sm.problem.materials:
-                recovery[(m, t, w)] = {
-                    v: value(getattr(mdl, v)[m, n]) for v in ("z", "I", "u", "e")
-                }
+    recovery = c.recovery_of(values)
     parts = c.costs.parts(values, names)
     return Outcome(plan, names, probabilities, parts, report.objective, report, recovery, **common)
 

@@ -250,3 +250,30 @@ def test_a_capped_program_made_from_arrays_is_the_capped_model(instance, cap):
     own = engine.optimise(capped(problem, "China", cap), scenarios, lam, options)
     assert point.objective == pytest.approx(own.objective, rel=2 * options.mip_gap)
     assert isinstance(engine.explain(problem, point, options), list)
+
+
+def test_the_recovery_is_read_where_each_variable_stands(instance):
+    """`Compiled.recovery_of` reads z, I, u, e of every (material, year, scenario) from
+    the columns placed once: the value of each Pyomo variable's own column (its fixed
+    value where it has none), the scenario's node of the tree; a capped program shares
+    the placing."""
+    from diversify.compiled import RECOVERY, with_share_rule
+    from diversify.frontier import cap_rule
+
+    problem, _, _, core = instance
+    c, values = core.compiled, core.values
+    sm = c.sm
+    recovery = c.recovery_of(values)
+    assert len(recovery) == len(sm.scenarios) * len(sm.years) * len(problem.materials)
+    for i, w in enumerate(sm.scenarios):
+        for t in sm.years:
+            n = sm.tree.node_of[(t, i)]
+            for m in problem.materials:
+                for v in RECOVERY:
+                    var = getattr(sm.model, v)[m, n]
+                    j = c.column(var)
+                    want = values[j] if j is not None else (var.value if var.fixed else 0.0)
+                    assert recovery[(m, t, w.name)][v] == want
+    assert any(r["I"] > 0 for r in recovery.values())  # the stock is read, not all zero
+    capped = with_share_rule(c, cap_rule(problem, "China", 0.35))
+    assert capped.recovery_layout is c.recovery_layout
