@@ -277,7 +277,7 @@ def stress_workbook(
 
         def describe() -> None:  # the workbook's texts, here while the workers cost samples
             if output is not None and not texts:
-                texts.extend(drawn.describe(int(r)) for r in drawn.distinct)
+                texts.extend(drawn.describe_many(drawn.distinct))
 
         progress(f"costing the plan in {len(drawn.distinct):,} distinct samples")
         costs = stress_costs(

@@ -191,6 +191,7 @@ def test_probability_zero_never_starts():
     s = draw(horizon(risks=[risk(p=0.0, lo=1, hi=3)]), 50, 0)
     assert len(s.event_sample) == 0
     assert s.names == ["normal"] and s.probabilities == [1.0]
+    assert s.describe_many(np.arange(3)) == ["", "", ""]
 
 
 def test_merged_samples_names_order_and_descriptions():
@@ -215,6 +216,10 @@ def test_merged_samples_names_order_and_descriptions():
     counts = Counter(s.describe(i) for i in range(400))
     for r in rows[2:]:
         assert r[1] == counts[r[4]] / 400
+    # the stress workbook's texts, all at once: the same, sample by sample
+    everyone = np.arange(400)
+    assert s.describe_many(everyone) == [s.describe(i) for i in everyone]
+    assert s.describe_many(everyone[::-7]) == [s.describe(i) for i in everyone[::-7]]
 
 
 def test_ties_in_the_order_first_drawn_and_normal_first():
