@@ -177,9 +177,16 @@ def row_keys(rows: np.ndarray) -> np.ndarray:
 
 def _merge(code: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
     """Distinct rows of `code`: no-event first, then by decreasing count, ties first drawn."""
-    _, first, inverse, counts = np.unique(
-        row_keys(code), return_index=True, return_inverse=True, return_counts=True
+    # grouped by a dict of the rows' bytes, not np.unique's sort of them (100,000 samples
+    # of 260 columns: 0.46 -> 0.1 s); what follows depends only on the groups
+    groups: dict[bytes, int] = {}
+    inverse = np.fromiter(
+        (groups.setdefault(k, len(groups)) for k in row_keys(code).tolist()),
+        dtype=np.int64,
+        count=len(code),
     )
+    _, first = np.unique(inverse, return_index=True)
+    counts = np.bincount(inverse, minlength=len(groups))
     normal = ~code[first].any(axis=1)
     order = np.lexsort((first, -counts, ~normal))  # last key sorts first
     rank = np.empty_like(order)
