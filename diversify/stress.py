@@ -215,10 +215,13 @@ def coverage(samples: Samples, which: np.ndarray, years: list[int]) -> np.ndarra
     pos = position[samples.event_sample]
     keep = pos >= 0
     pos, k = pos[keep], samples.event_risk[keep]
-    first, last = samples.event_first[keep], samples.event_last[keep]
-    for j, t in enumerate(years):
-        on = (first <= t) & (last >= t)
-        cover[pos[on], k[on], j] = True
+    # each event's years within the horizon (consecutive years), all set at once
+    t0 = years[0]
+    lo = np.maximum(samples.event_first[keep], t0)
+    span = np.maximum(np.minimum(samples.event_last[keep], years[-1]) - lo + 1, 0)
+    event = np.repeat(np.arange(len(lo)), span)
+    step = np.arange(len(event)) - np.repeat(np.cumsum(span) - span, span)
+    cover[pos[event], k[event], lo[event] - t0 + step] = True
     return cover
 
 
