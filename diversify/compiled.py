@@ -124,7 +124,7 @@ class RecoveryLayout:
                 for m in sm.problem.materials:
                     keys.append((m, t, w.name))
                     row = [getattr(mdl, v)[m, n] for v in RECOVERY]
-                    columns.append([c.index.get(id(x), -1) for x in row])
+                    columns.append([-1 if (j := c.column(x)) is None else j for x in row])
                     fixed.append([(x.value or 0.0) if x.fixed else 0.0 for x in row])
         shape = (len(keys), len(RECOVERY))
         return cls(

@@ -188,7 +188,7 @@ class Relaxation:
 
     @property
     def objective(self) -> float:
-        return self.h.getInfo().objective_function_value
+        return self.h.getObjectiveValue()  # getInfo() copies every figure of the run
 
     def bound_binaries(self, lower: np.ndarray, upper: np.ndarray) -> None:
         """Every binary within [lower, upper] from now on (until bounded again)."""

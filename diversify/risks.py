@@ -197,10 +197,9 @@ def _merge(code: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
 def scenario_rows(samples: Samples) -> list[list]:
     """The `Scenarios` sheet of SPEC §7 (header first)."""
     rows: list[list] = [[c.name for c in columns("Scenarios")]]
-    representatives = ([] if samples.has_normal else [None]) + samples.distinct.tolist()
-    for name, p, rep in zip(samples.names, samples.probabilities, representatives, strict=True):
-        text = "no event" if rep is None else (samples.describe(rep) or "no event")
-        rows.append([name, p, 1, 1, text])
+    texts = ([] if samples.has_normal else [""]) + samples.describe_many(samples.distinct)
+    for name, p, text in zip(samples.names, samples.probabilities, texts, strict=True):
+        rows.append([name, p, 1, 1, text or "no event"])
     return rows
 
 
