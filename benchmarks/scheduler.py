@@ -38,6 +38,16 @@ HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
 BEGIN = "<!-- BEGIN SCHEDULER (benchmarks/scheduler.py) -->"
 END = "<!-- END SCHEDULER -->"
+
+
+def markers(size: str) -> tuple[str, str]:
+    """The section's markers: large's section, or one of its own for another size."""
+    if size == "large":
+        return BEGIN, END
+    tag = f"SCHEDULER {size.upper()}"
+    return BEGIN.replace("SCHEDULER", tag), END.replace("SCHEDULER", tag)
+
+
 COMMANDS = ("solve", "frontier", "stress")
 TIMINGS = {"solve_seconds", "run_seconds", "output"}
 
@@ -187,10 +197,12 @@ def measure(size: str, pairs: int, points: int, samples: int, commands: list[str
 
 
 def render(r: dict) -> str:
+    begin, end = markers(r["size"])
     lines = [
-        BEGIN,
+        begin,
         "",
-        "## The commands through a running scheduler: 1 against 2 workers (issue 13's check)",
+        "## The commands through a running scheduler: 1 against 2 workers (issue 13's check)"
+        + ("" if r["size"] == "large" else f", {r['size']}"),
         "",
         f"Instance {r['size']} ({r['suppliers']}×{r['materials']}×{r['years']}×"
         f"{r['scenarios']}), {r['cores']} cores; load average {r['load_before']:.2f} before, "
@@ -223,7 +235,7 @@ def render(r: dict) -> str:
         f"The machine's ceiling: one HiGHS solve (5 × a scenario alone) {rounds}: two "
         f"cores give at most {r['ceiling']:.2f}× (median), before any scheduling.",
         "",
-        END,
+        end,
     ]
     return "\n".join(lines)
 
@@ -241,8 +253,12 @@ def main(argv: list[str] | None = None) -> int:
     output_options(ap)
     a = ap.parse_args(argv)
     commands = [c.strip() for c in a.only.split(",") if c.strip()]
+    size = json.loads(a.render.read_text())["size"] if a.render else a.size
     return measured_or_rendered(
-        a, lambda: measure(a.size, a.pairs, a.points, a.samples, commands), render, BEGIN, END
+        a,
+        lambda: measure(a.size, a.pairs, a.points, a.samples, commands),
+        render,
+        *markers(size),
     )
 
 
