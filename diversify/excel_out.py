@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import os
+import sys
 import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -281,6 +282,7 @@ _SHEET_XML = (
 )
 BULK_WIDTH = 16
 ROWS_AT_ONCE = 10_000
+SWITCH_INTERVAL_S = 0.0005  # while a sheet's XML is compressed behind (`_Behind`)
 
 
 def _stream_sheets(
@@ -305,12 +307,56 @@ def _stream_sheets(
             for item in z.infolist():
                 if item.filename in parts:
                     title = parts[item.filename]
-                    with out.open(item.filename, "w") as fh:
+                    with out.open(item.filename, "w") as fh, _Behind(fh) as sink:
                         sheet = bulk[title]
-                        _write_sheet_xml(fh, sheet.rows, *styles[title], sheet.widths)
+                        _write_sheet_xml(sink, sheet.rows, *styles[title], sheet.widths)
                 else:
                     out.writestr(item, z.read(item.filename))
     os.replace(tmp, path)
+
+
+class _Behind:
+    """A file written by a thread of its own, a few blocks behind the writer: a zip entry
+    compresses what it is given, and zlib does so without holding the GIL, so the next
+    block's XML is made here meanwhile. The thread needs the GIL back after each block;
+    at Python's default switch interval (5 ms) the wait for it cost as much as the
+    compression saved, so the interval is 0.5 ms while the thread runs. A context
+    manager: on the way out every block is written (or the thread's error raised here)."""
+
+    def __init__(self, fh, blocks: int = 4) -> None:
+        import queue
+        import threading
+
+        self.interval = sys.getswitchinterval()
+        sys.setswitchinterval(min(self.interval, SWITCH_INTERVAL_S))
+        self.fh = fh
+        self.blocks: queue.Queue = queue.Queue(maxsize=blocks)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._write, name="diversify-writer", daemon=True)
+        self.thread.start()
+
+    def _write(self) -> None:
+        while (data := self.blocks.get()) is not None:
+            if self.error is None:
+                try:
+                    self.fh.write(data)
+                except BaseException as exc:  # noqa: BLE001 - raised in the writer's thread
+                    self.error = exc
+
+    def write(self, data: bytes) -> None:
+        if self.error is not None:
+            raise self.error
+        self.blocks.put(data)
+
+    def __enter__(self) -> _Behind:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.blocks.put(None)
+        self.thread.join()
+        sys.setswitchinterval(self.interval)
+        if self.error is not None and exc[0] is None:
+            raise self.error
 
 
 class _Cells:

@@ -229,3 +229,31 @@ def test_a_streamed_sheet_keeps_every_value_and_type_block_by_block(tmp_path, mo
         [7, None, None, None],
     ]
     assert all(type(r[0]) is int for r in got[1:]) and type(got[1][3]) is bool
+
+
+def test_a_sheet_compressed_behind_is_written_whole_in_order_and_its_errors_reach_here():
+    """`_Behind` hands each block to a thread that writes it (a zip entry compresses it
+    there): every block arrives, in order; an error of that thread is raised here,
+    not lost; Python's switch interval is what it was once the thread is done."""
+    import io
+    import sys
+
+    from diversify.excel_out import _Behind
+
+    before = sys.getswitchinterval()
+    out = io.BytesIO()
+    blocks = [bytes([k % 256]) * (1000 + k) for k in range(200)]
+    with _Behind(out, blocks=2) as sink:
+        for b in blocks:
+            sink.write(b)
+    assert out.getvalue() == b"".join(blocks)
+    assert sys.getswitchinterval() == before
+
+    class Full:
+        def write(self, data: bytes) -> None:
+            raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError, match="No space left"), _Behind(Full()) as sink:
+        for b in blocks:
+            sink.write(b)
+    assert sys.getswitchinterval() == before
