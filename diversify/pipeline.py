@@ -246,6 +246,7 @@ def stress_workbook(
     import pandas as pd
 
     from diversify.compare import read_plan_book
+    from diversify.excel_out import Columns
     from diversify.risks import draw
     from diversify.stress import figures, stress_costs, work_seconds
     from diversify.stressbook import EVENTS_HEADER, SAMPLES_HEADER, histogram, write_stress_workbook
@@ -306,29 +307,27 @@ def stress_workbook(
         events = [texts[k] for k in drawn.scenario_of.tolist()]
         h_short = costs.hindsight_short.sum(axis=1)
         p_short = costs.policy_short.sum(axis=1)
-        sample_rows = [
+        sample_rows = Columns(
             SAMPLES_HEADER,
-            *zip(
-                range(1, samples + 1),
+            [
+                list(range(1, samples + 1)),
                 events,
                 costs.hindsight_cost.tolist(),
                 costs.policy_cost.tolist(),
                 h_short.tolist(),
                 p_short.tolist(),
-                strict=True,
-            ),
-        ]
+            ],
+        )
         names = [r.name for r in drawn.risks]
-        event_rows = [
+        event_rows = Columns(  # 1.6 million rows for large: no tuple per row
             EVENTS_HEADER,
-            *zip(
+            [
                 (drawn.event_sample + 1).tolist(),
                 [names[k] for k in drawn.event_risk.tolist()],
                 drawn.event_first.tolist(),
                 drawn.event_last.tolist(),
-                strict=True,
-            ),
-        ]
+            ],
+        )
         worst = np.lexsort((np.arange(samples), -costs.policy_cost))[:10]
         top = pd.DataFrame(
             {

@@ -15,6 +15,7 @@ from diversify.excel_out import (
     FORMATS,
     SUBTITLE_FONT,
     BulkSheet,
+    Columns,
     add_series,
     safe_value,
     save_atomic,
@@ -57,15 +58,18 @@ FIGURE_ROWS = (
 EXCEL_ROWS = 1_048_576  # rows of a sheet, the header's included
 
 
-def split_rows(rows: list, title: str) -> dict[str, list]:
-    """A header and its rows as sheets Excel can open: `title`, then `title 2`, … each
-    with the header and at most EXCEL_ROWS - 1 rows (a million samples can have more
-    events than one sheet holds)."""
-    header, body = rows[0], rows[1:]
+def split_rows(rows: list | Columns, title: str) -> dict[str, list | Columns]:
+    """A header and its rows (or `Columns`) as sheets Excel can open: `title`, then
+    `title 2`, … each with the header and at most EXCEL_ROWS - 1 rows (a million
+    samples can have more events than one sheet holds)."""
     per = EXCEL_ROWS - 1
-    parts = [body[i : i + per] for i in range(0, len(body), per)] or [[]]
+    if isinstance(rows, Columns):
+        parts = [rows.part(i, i + per) for i in range(0, len(rows), per)] or [rows]
+        return {title if k == 0 else f"{title} {k + 1}": p for k, p in enumerate(parts)}
+    header, body = rows[0], rows[1:]
+    chunks = [body[i : i + per] for i in range(0, len(body), per)] or [[]]
     return {
-        title if k == 0 else f"{title} {k + 1}": [header, *part] for k, part in enumerate(parts)
+        title if k == 0 else f"{title} {k + 1}": [header, *part] for k, part in enumerate(chunks)
     }
 
 
@@ -114,7 +118,7 @@ def write_stress_workbook(
     path: Path,
     summary: dict,
     samples_rows,
-    event_rows: list,
+    event_rows: list | Columns,
     top: pd.DataFrame,
     hist: pd.DataFrame,
     run_info: dict[str, object],

@@ -257,3 +257,34 @@ def test_a_sheet_compressed_behind_is_written_whole_in_order_and_its_errors_reac
         for b in blocks:
             sink.write(b)
     assert sys.getswitchinterval() == before
+
+
+def test_a_table_given_as_columns_streams_as_the_same_rows_and_splits_the_same(monkeypatch):
+    """`Columns` (one list per column, no row tuples) writes the XML its rows write,
+    block boundaries included, and `split_rows` cuts it into sheets where it cuts the
+    rows."""
+    import io
+
+    from diversify import excel_out, stressbook
+    from diversify.excel_out import Columns, _write_sheet_xml
+
+    monkeypatch.setattr(excel_out, "ROWS_AT_ONCE", 3)
+    header = ["sample", "risk", "from_year", "to_year"]
+    columns = [list(range(1, 9)), ["a", "=b", "a", "c&d", "a", "b", "c", "a"], [1.5] * 8, [7] * 8]
+    rows = [header, *zip(*columns, strict=True)]
+
+    def xml(table) -> bytes:
+        out = io.BytesIO()
+        _write_sheet_xml(out, table, ' s="1"')
+        return out.getvalue()
+
+    assert xml(Columns(header, columns)) == xml(rows)
+    monkeypatch.setattr(stressbook, "EXCEL_ROWS", 4)  # 3 rows a sheet
+    as_rows = stressbook.split_rows(rows, "Sample events")
+    as_columns = stressbook.split_rows(Columns(header, columns), "Sample events")
+    assert (
+        list(as_columns) == list(as_rows) == ["Sample events", "Sample events 2", "Sample events 3"]
+    )
+    assert [xml(t) for t in as_columns.values()] == [xml(t) for t in as_rows.values()]
+    empty = stressbook.split_rows(Columns(header, [[], [], [], []]), "Sample events")
+    assert [xml(t) for t in empty.values()] == [xml([header])]
