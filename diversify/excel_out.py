@@ -318,15 +318,19 @@ def _stream_sheets(
             if title in bulk:
                 parts["xl/" + target[rid].lstrip("/").removeprefix("xl/")] = title
         tmp = path.with_suffix(".bulk")
-        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as out:
-            for item in z.infolist():
-                if item.filename in parts:
-                    title = parts[item.filename]
-                    with out.open(item.filename, "w") as fh, _Behind(fh) as sink:
-                        sheet = bulk[title]
-                        _write_sheet_xml(sink, sheet.rows, *styles[title], sheet.widths)
-                else:
-                    out.writestr(item, z.read(item.filename))
+        try:
+            with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as out:
+                for item in z.infolist():
+                    if item.filename in parts:
+                        title = parts[item.filename]
+                        with out.open(item.filename, "w") as fh, _Behind(fh) as sink:
+                            sheet = bulk[title]
+                            _write_sheet_xml(sink, sheet.rows, *styles[title], sheet.widths)
+                    else:
+                        out.writestr(item, z.read(item.filename))
+        except BaseException:  # Ctrl-C or a full disk: no half-written file left beside
+            tmp.unlink(missing_ok=True)
+            raise
     os.replace(tmp, path)
 
 

@@ -288,3 +288,24 @@ def test_a_table_given_as_columns_streams_as_the_same_rows_and_splits_the_same(m
     assert [xml(t) for t in as_columns.values()] == [xml(t) for t in as_rows.values()]
     empty = stressbook.split_rows(Columns(header, [[], [], [], []]), "Sample events")
     assert [xml(t) for t in empty.values()] == [xml([header])]
+
+
+def test_an_interrupted_streamed_sheet_leaves_no_file_behind(tmp_path):
+    """Ctrl-C (or a full disk) while a long sheet is streamed: the error reaches the
+    caller, no output appears and no temporary file stays in the folder."""
+    from openpyxl import Workbook
+
+    from diversify.excel_out import BulkSheet, save_atomic
+
+    def rows():
+        yield ["sample", "cost"]
+        for k in range(50_000):
+            if k == 30_000:
+                raise KeyboardInterrupt
+            yield [k, 1.5 * k]
+
+    wb = Workbook()
+    wb.create_sheet("Bulk")
+    with pytest.raises(KeyboardInterrupt):
+        save_atomic(wb, tmp_path / "out.xlsx", False, {"Bulk": BulkSheet(rows())})
+    assert list(tmp_path.iterdir()) == []
