@@ -13,7 +13,6 @@ import sys
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from itertools import chain
 from pathlib import Path
 
 import pandas as pd
@@ -204,9 +203,8 @@ def table_sheet(df: pd.DataFrame, formats: dict[str, str] | None = None) -> Bulk
     """A results table alone on its sheet, as `write_table` lays it out (header, number
     formats per column, widths fitted, frozen, filtered), streamed for `save_atomic`:
     a table of thousands of rows costs a tenth of openpyxl's cells."""
-    columns = [df[c].tolist() for c in df.columns]  # Python values, NaN left blank
-    rows = chain([list(df.columns)], zip(*columns, strict=True))
-    return BulkSheet(rows, {str(k): v for k, v in (formats or {}).items()}, column_widths(df))
+    columns = Columns(list(df.columns), [df[c].tolist() for c in df.columns])  # NaN blank
+    return BulkSheet(columns, {str(k): v for k, v in (formats or {}).items()}, column_widths(df))
 
 
 def save_atomic(

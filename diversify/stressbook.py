@@ -58,19 +58,13 @@ FIGURE_ROWS = (
 EXCEL_ROWS = 1_048_576  # rows of a sheet, the header's included
 
 
-def split_rows(rows: list | Columns, title: str) -> dict[str, list | Columns]:
-    """A header and its rows (or `Columns`) as sheets Excel can open: `title`, then
-    `title 2`, … each with the header and at most EXCEL_ROWS - 1 rows (a million
-    samples can have more events than one sheet holds)."""
+def split_rows(rows: Columns, title: str) -> dict[str, Columns]:
+    """A table as sheets Excel can open: `title`, then `title 2`, … each with the
+    header and at most EXCEL_ROWS - 1 rows (a million samples can have more events
+    than one sheet holds)."""
     per = EXCEL_ROWS - 1
-    if isinstance(rows, Columns):
-        parts = [rows.part(i, i + per) for i in range(0, len(rows), per)] or [rows]
-        return {title if k == 0 else f"{title} {k + 1}": p for k, p in enumerate(parts)}
-    header, body = rows[0], rows[1:]
-    chunks = [body[i : i + per] for i in range(0, len(body), per)] or [[]]
-    return {
-        title if k == 0 else f"{title} {k + 1}": [header, *part] for k, part in enumerate(chunks)
-    }
+    parts = [rows.part(i, i + per) for i in range(0, len(rows), per)] or [rows]
+    return {title if k == 0 else f"{title} {k + 1}": p for k, p in enumerate(parts)}
 
 
 def _pick(fig: dict, key):
@@ -117,8 +111,8 @@ def histogram(hindsight: np.ndarray, policy: np.ndarray, bins: int = 20) -> pd.D
 def write_stress_workbook(
     path: Path,
     summary: dict,
-    samples_rows,
-    event_rows: list | Columns,
+    samples_rows: Columns,
+    event_rows: Columns,
     top: pd.DataFrame,
     hist: pd.DataFrame,
     run_info: dict[str, object],
