@@ -436,11 +436,12 @@ def _column_blocks(rows: Iterator[Sequence]) -> Iterator[tuple[Sequence, int]]:
 
 
 def _write_sheet_xml(
-    fh, rows: Iterable[Sequence], header_style: str = "", formats=None, widths=()
+    fh, rows: Iterable[Sequence] | Columns, header_style: str = "", formats=None, widths=()
 ) -> None:
-    """Rows as sheet XML, written a block of rows at a time, column by column; the
-    header styled, the columns named in `formats` (name -> ` s="k"`) number-formatted,
-    the first columns `widths` wide (the others up to the 16th BULK_WIDTH)."""
+    """Rows (header first) or `Columns` as sheet XML, written a block of rows at a time,
+    column by column; the header styled, the columns named in `formats` (name ->
+    ` s="k"`) number-formatted, the first columns `widths` wide (the others up to the
+    16th BULK_WIDTH)."""
     col = '<col min="{}" max="{}" width="{}" customWidth="1"/>'
     cols = [col.format(j, j, w) for j, w in enumerate(widths, start=1)]
     if len(widths) < 16:
