@@ -7,6 +7,14 @@ equalities between scenarios indistinguishable up to each year (the pairwise tes
 terms, substitution options, late bans, a spot squeeze, capped spot and both recourse
 modes, its optima must equal diversify's objective and RP, and its recovery LP of a
 fixed (edited, rule-breaking) plan must equal `evaluate`.
+
+The policy rules of §4.4 (max_share, min_share, max_avg_risk, min_suppliers and its
+min_supplier_share floor) are written here from the SPEC text as well: a rule's target
+hits a supplier through the link its scope names (§3: `any_link` = country, ore origin
+or processing country), a blank material gives one constraint per material and year,
+and a supplier's risk is its own `risk_score` or else its country's (0 when the country
+is not listed). `random_problem_with_rules` adds such rules, over part of the horizon,
+to instances whose suppliers mine, process and ship in different countries.
 """
 
 from __future__ import annotations
@@ -19,11 +27,16 @@ import pyomo.environ as pyo
 import pytest
 from factory import problem
 
-from diversify.data import Problem
+from diversify.data import Country, Offer, Problem, Rule, Supplier
 from diversify.derive import ScenarioData, scenario_data
 from diversify.engine import evaluate, optimise, resilience_figures, settings_options
+from diversify.errors import InfeasibleError
 
 TOL = 1e-9
+
+
+class TextbookInfeasible(Exception):
+    """The textbook model has no feasible plan."""
 
 
 def indistinguishable(p: Problem, a: ScenarioData, b: ScenarioData, year: int) -> bool:
@@ -142,17 +155,60 @@ def textbook(p: Problem, lam: float, plan: tuple[dict, dict] | None = None) -> f
     mdl.objective = pyo.Objective(expr=objective)
     solver = pyo.SolverFactory("appsi_highs")
     solver.config.mip_gap = 1e-9
-    solver.solve(mdl)
+    result = solver.solve(mdl, load_solutions=False)
+    status = result.solver.termination_condition
+    if status in (
+        pyo.TerminationCondition.infeasible,
+        pyo.TerminationCondition.infeasibleOrUnbounded,
+    ):
+        raise TextbookInfeasible(str(status))
+    assert status == pyo.TerminationCondition.optimal, status
+    mdl.solutions.load_from(result)
     return pyo.value(mdl.objective)
 
 
+def hits(p: Problem, scope: str, target: str | None, supplier: str) -> bool:
+    """Does a rule (or disruption) with this scope and target reach the supplier (§3)?"""
+    s = p.suppliers[supplier]
+    links = {
+        "country": (s.country,),
+        "ore_origin": (s.ore_origin,),
+        "processing_country": (s.processing_country,),
+        "supplier": (supplier,),
+        "any_link": (s.country, s.ore_origin, s.processing_country),
+    }[scope.strip().lower()]
+    return target in links
+
+
+def risk_of(p: Problem, supplier: str) -> float:
+    """risk[s]: the supplier's `risk_score`, blank = its country's (0 for an unlisted one)."""
+    s = p.suppliers[supplier]
+    if s.risk_score is not None:
+        return s.risk_score
+    return p.countries[s.country].risk_score if s.country in p.countries else 0.0
+
+
 def _plan_rules(p: Problem, mdl: pyo.ConcreteModel) -> None:
-    """§4.1 and the min_suppliers rule of §4.4, every binary present."""
+    """§4.1 and every policy rule of §4.4, every binary present."""
     years, c = p.years, mdl.c
-    count: dict[tuple[str, int], float] = {}
+    count: dict[tuple[str, int], list[float]] = {}  # (m, t) a min_suppliers rule covers
     for r in p.rules:
+        kind = r.rule.strip().lower()
         for m, t in itertools.product([r.material] if r.material else p.materials, r.years):
-            count[(m, t)] = max(count.get((m, t), 0.0), r.value)
+            mine = [o for o in p.offers if o[1] == m]
+            if kind == "min_suppliers":
+                count.setdefault((m, t), []).append(r.value)
+                continue
+            # each rule as  sum_s coef[s] * x[s,m,t]  (<= or >=)  0
+            if kind == "max_avg_risk":
+                coef = {o: risk_of(p, o[0]) - r.value for o in mine}
+            else:
+                coef = {o: float(hits(p, r.scope, r.target, o[0])) - r.value for o in mine}
+            terms = [(k, o) for o, k in coef.items() if k != 0]
+            if not terms:  # 0 <= 0: nothing to say
+                continue
+            lhs = sum(k * mdl.x[o, t] for k, o in terms)
+            c.add(lhs >= 0 if kind == "min_share" else lhs <= 0)
     for s, t in itertools.product(p.suppliers, years):
         c.add(mdl.act[s, t] <= mdl.use[s])
     for (s, m), offer in p.offers.items():
@@ -163,14 +219,19 @@ def _plan_rules(p: Problem, mdl: pyo.ConcreteModel) -> None:
                 c.add(buy == 0)
             floor = offer.min_order_t
             if (m, t) in count:
-                floor = max(floor, p.settings.min_supplier_share * p.demand_t[(m, t)])
+                floor = max(floor, p.settings.min_supplier_share * p.demand_t.get((m, t), 0.0))
             c.add(mdl.x[(s, m), t] <= offer.capacity_t.get(t, 0.0) * buy)
             c.add(mdl.x[(s, m), t] >= floor * buy)
             before = mdl.buy[(s, m), years[k - 1]] if k else 0
             for tau in years[k + 1 : k + offer.min_contract_years]:
                 c.add(buy - before <= mdl.buy[(s, m), tau])
-    for (m, t), need in count.items():
-        c.add(sum(mdl.buy[o, t] for o in p.offers if o[1] == m) >= need)
+    for (m, t), needs in count.items():
+        for need in needs:
+            ordered = [mdl.buy[o, t] for o in p.offers if o[1] == m]
+            if need > 0 and len(ordered) < need:
+                raise TextbookInfeasible(f"min_suppliers {need:g} on {m} {t}")
+            if ordered and need > 0:
+                c.add(sum(ordered) >= need)
     for o, sub in p.substitutions.items():
         c.add(sum(mdl.start[o, t] for t in years) <= 1)
         for t in years:
@@ -275,6 +336,106 @@ def random_problem(seed: int) -> Problem:
     )
 
 
+SCOPES = ("country", "ore_origin", "processing_country", "supplier", "any_link")
+VALUES = {
+    "max_share": [0.0, 0.3, 0.5, 0.8, 1.0],
+    "min_share": [0.0, 0.2, 0.4, 0.7, 1.0],
+    "max_avg_risk": [0.1, 0.3, 0.5, 0.8],
+    "min_suppliers": [0, 1, 1, 2, 3],
+}
+
+
+def random_problem_with_rules(seed: int) -> Problem:
+    """random_problem(seed) with mixed links, risk scores, a fourth supplier and rules."""
+    p = random_problem(seed)
+    rng = random.Random(50_000 + seed)
+    years = p.years
+    sups = {
+        "A": replace(p.suppliers["A"], risk_score=rng.choice([None, 0.7])),
+        "B": replace(
+            p.suppliers["B"],
+            processing_country=rng.choice(["AU", "CN", "MY"]),
+            risk_score=rng.choice([None, None, 0.3]),
+        ),
+        "C": replace(p.suppliers["C"], processing_country=rng.choice(["BR", "CN"])),
+        "D": Supplier(
+            name="D",
+            country=rng.choice(["JP", "VN"]),  # VN is not in Countries: risk 0
+            ore_origin=rng.choice(["AU", "CN"]),
+            processing_country="JP",
+            tariff_country=rng.choice(["JP", "CN"]),
+            qualified=True,
+            annual_fixed_cost_usd=rng.choice([0, 15_000]),
+        ),
+    }
+    offers = dict(p.offers)
+    for m, price in [("M", 40), ("N", 110)][: rng.choice([1, 2])]:
+        offers[("D", m)] = Offer(
+            "D",
+            m,
+            price_usd_per_kg=price,
+            min_order_t=rng.choice([0, 1, 3]),
+            capacity_t={t: rng.choice([3, 6, 10]) for t in years},
+        )
+    countries = {
+        "CN": Country("CN", rng.choice([0.6, 0.9]), {t: 25.0 for t in years if rng.random() < 0.3}),
+        "AU": Country("AU", rng.choice([0.1, 0.2])),
+        "BR": Country("BR", rng.choice([0.3, 0.5])),
+        "JP": Country("JP", 0.1, {years[-1]: rng.choice([0, 10])}),
+        "MY": Country("MY", 0.4),
+    }
+    share = rng.choice([0.0, 0.1, 0.1, 0.25, 0.5])
+
+    early = {**{s: p.early_year(s) for s in p.suppliers}, "D": years[0]}
+
+    def eligible(m: str, t: int) -> int:
+        """Offers of (m, t) that could carry the min_suppliers floor (mostly feasible)."""
+        floor = share * p.demand_t[(m, t)]
+        return sum(
+            t >= early[s] and o.capacity_t[t] >= max(o.min_order_t, floor)
+            for (s, mm), o in offers.items()
+            if mm == m
+        )
+
+    rules = []
+    for row in range(2, 2 + rng.choice([1, 2, 3, 4])):
+        kind = rng.choice(list(VALUES))
+        scope = rng.choice(SCOPES)
+        if scope == "supplier":
+            target = rng.choice(["A", "B", "C", "D", "Z"])
+        else:
+            target = rng.choice(["CN", "CN", "AU", "BR", "JP", "MY", "XX"])
+        if kind in ("min_suppliers", "max_avg_risk") and rng.random() < 0.5:
+            scope = target = None  # blank, as the sheet has it; given ones are ignored
+        lo = rng.choice(years)
+        hi = rng.choice([t for t in years if t >= lo])
+        span = tuple(years) if rng.random() < 0.3 else tuple(range(lo, hi + 1))
+        material = rng.choice([None, None, "M", "N"])
+        value = rng.choice(VALUES[kind])
+        if kind == "min_suppliers" and rng.random() < 0.9:  # else likely infeasible
+            cells = itertools.product([material] if material else p.materials, span)
+            value = min([value, *(eligible(m, t) for m, t in cells)])
+        rules.append(Rule(kind, scope, target, material, span, value, row))
+    settings = replace(p.settings, min_supplier_share=share, cvar_alpha=rng.choice([0.5, 0.9]))
+    return replace(
+        p, settings=settings, suppliers=sups, offers=offers, countries=countries, rules=rules
+    )
+
+
+def rules_agree(p: Problem, lam: float, recourse: str) -> tuple[float | None, float | None]:
+    """(diversify's objective, the textbook's) with λ = lam; None where infeasible."""
+    p = replace(p, settings=replace(p.settings, risk_aversion=lam, recourse=recourse))
+    try:
+        ours = optimise(p, scenario_data(p), lam, settings_options(p)).objective
+    except InfeasibleError:
+        ours = None
+    try:
+        theirs = textbook(p, lam)
+    except TextbookInfeasible:
+        theirs = None
+    return ours, theirs
+
+
 @pytest.mark.parametrize("seed", [*range(8), 31])  # 31: WS was wrong before the start check
 def test_objective_rp_ws_and_evpi_agree_with_the_textbook_model(seed):
     p = random_problem(seed)
@@ -306,3 +467,17 @@ def test_edited_plans_agree_with_the_textbook_recovery(seed):
     lam = p.settings.risk_aversion
     out = evaluate(p, plan, scenario_data(p), lam, settings_options(p), starts)
     assert out.objective == pytest.approx(textbook(p, lam, (plan, starts)), rel=1e-7)
+
+
+# 55, 84, 125 between them catch every misreading tried offline (any_link without the
+# processing country, `country` as the customs origin, a pooled blank material, rules over
+# the whole horizon, min_share as a cap, no min_supplier_share floor or none for a
+# min_suppliers 0 rule, the country's risk over the supplier's own); 5: infeasible.
+@pytest.mark.parametrize("seed", [0, 5, 41, 48, 55, 84, 125, 230])
+def test_policy_rules_agree_with_the_textbook_model(seed):
+    p = random_problem_with_rules(seed)
+    for lam, recourse in itertools.product((0.0, 0.5), ("nonanticipative", "clairvoyant")):
+        ours, theirs = rules_agree(p, lam, recourse)
+        assert (ours is None) == (theirs is None), (lam, recourse, ours, theirs)
+        if theirs is not None:
+            assert ours == pytest.approx(theirs, rel=1e-7), (lam, recourse)
