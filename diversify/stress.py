@@ -314,28 +314,56 @@ def material_program(d: PlanData, m: int) -> Program:
     )
 
 
+HINDSIGHT_BLOCK = 16  # cases per HiGHS run, at most (one block-diagonal LP)
+
+
 def solve_hindsight(
     program: Program, rhs: np.ndarray, z_upper: np.ndarray, z_cost: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Objective and tonnes short of each case: one HiGHS model, modified and re-run warm."""
-    t = rhs.shape[1]
-    h = to_highs(program, SolveOptions(threads=1))  # as every task: the same result anywhere
+    """Objective and tonnes short of each case (a row of `rhs`, `z_upper`, `z_cost`).
+
+    The cases are independent LPs of one shape, so k of them (`HINDSIGHT_BLOCK` at most,
+    as evenly as the count allows) are one block-diagonal LP: a small LP's time is mostly
+    HiGHS's fixed cost per run (large's plan: 155 µs a case one at a time, 61 µs sixteen at
+    a time; benchmarks/RESULTS.md). One HiGHS model, modified and re-run warm; a case's
+    cost is c'x over its block, its shortfall the sum of its u."""
+    n, t = rhs.shape
+    k = math.ceil(n / math.ceil(n / HINDSIGHT_BLOCK)) if n else 1
+    width = len(program.cost)
+    block = Program(
+        np.tile(program.cost, k),
+        0.0,
+        sp.block_diag([program.matrix] * k, format="csc"),
+        np.tile(program.lower, k),
+        np.tile(program.upper, k),
+        np.tile(program.row_lower, k),
+        np.tile(program.row_upper, k),
+        np.tile(program.integrality, k),
+    )
+    h = to_highs(block, SolveOptions(threads=1))  # as every task: the same result anywhere
     optimal = highspy.HighsModelStatus.kOptimal
-    rows = np.arange(t, dtype=np.int32)
-    zeros = np.zeros(t)
-    objective, short = np.zeros(len(rhs)), np.zeros(len(rhs))
-    for i in range(len(rhs)):
-        h.changeRowsBounds(t, rows, rhs[i], rhs[i])
-        h.changeColsBounds(t, rows, zeros, z_upper[i])
-        h.changeColsCost(t, rows, z_cost[i])
+    rows = np.arange(k * t, dtype=np.int32)
+    spot = (np.arange(k)[:, None] * width + np.arange(t)[None]).ravel().astype(np.int32)
+    zeros = np.zeros(k * t)
+    cost = np.tile(program.cost, (k, 1))  # each case's costs; spot's columns set per case
+    objective, short = np.zeros(n), np.zeros(n)
+    for lo in range(0, n, k):
+        m = min(k, n - lo)
+        b, upper = np.zeros((k, t)), np.zeros((k, t))  # the blocks left over: all 0
+        b[:m], upper[:m] = rhs[lo : lo + m], z_upper[lo : lo + m]
+        cost[:, :t] = 0.0
+        cost[:m, :t] = z_cost[lo : lo + m]
+        h.changeRowsBounds(k * t, rows, b.ravel(), b.ravel())
+        h.changeColsBounds(k * t, spot, zeros, upper.ravel())
+        h.changeColsCost(k * t, spot, cost[:, :t].ravel())
         h.run()
         if h.getModelStatus() != optimal:  # cannot happen: spot, shortfall, surplus absorb all
             raise DiversifyError(
                 f"a hindsight recovery failed: {h.modelStatusToString(h.getModelStatus())}"
             )
-        # the cheapest getters (a fifth of each LP's time went to getInfo and np.sum)
-        objective[i] = h.getObjectiveValue()
-        short[i] = np.add.reduce(np.asarray(h.getSolution().col_value)[2 * t : 3 * t])
+        x = np.asarray(h.getSolution().col_value).reshape(k, width)[:m]
+        objective[lo : lo + m] = np.add.reduce(cost[:m] * x, axis=1)
+        short[lo : lo + m] = np.add.reduce(x[:, 2 * t : 3 * t], axis=1)
     return objective, short
 
 
@@ -472,13 +500,13 @@ def chunk_size(d: PlanData) -> int:
 
 SECONDS_PER_SAMPLE_OFFER_YEAR = 7.5e-8  # the policy's tasks, measured on the large plan
 # a warm hindsight LP costs as long as the policy on this many sample-offer-years
-# (large plan, one process: 106 µs against 2.4e-8 s)
-LP_IN_SAMPLE_OFFER_YEARS = 4_000
+# (large plan, one process: 53 µs, sixteen to a HiGHS run, against 2.4e-8 s)
+LP_IN_SAMPLE_OFFER_YEARS = 2_000
 
 
 def policy_task_size(d: PlanData, step: int) -> int:
     """Samples in one policy task: a multiple of `step` taking about as long as a
-    hindsight task (CHUNK LPs), so that every task is ~0.2 s and the last ones leave no
+    hindsight task (CHUNK LPs), so that every task is ~0.1 s and the last ones leave no
     worker idle long (policy tasks of 263 samples, 10 ms, made the executor's batches
     15 tasks, 3 s of LPs each, on the large plan)."""
     return step * max(1, round(CHUNK * LP_IN_SAMPLE_OFFER_YEARS / (max(1, d.x.size) * step)))

@@ -115,6 +115,44 @@ def test_hindsight_equals_the_recovery_lp_of_engine_evaluate(contracts):
         assert c.hindsight_cost[rep] <= c.policy_cost[rep] + 1e-6
 
 
+@pytest.mark.parametrize("max_stock", [np.inf, 4.0, 0.0])
+def test_hindsight_lps_solved_in_blocks_equal_each_solved_alone(max_stock):
+    """37 random cases (surplus and need, capped and open spot): solved 13 + 13 + 11 at a
+    time in block-diagonal LPs, the last block padded, each equals its own LP's optimum."""
+    from types import SimpleNamespace
+
+    from diversify import stress
+    from diversify.program import SolveOptions, solve_program
+
+    rng = np.random.default_rng(7)
+    t, n = 6, 37
+    d = SimpleNamespace(
+        years=list(range(t)),
+        df=1.08 ** -np.arange(t),
+        spot_price=np.array([40.0]),
+        holding=np.array([2.0]),
+        penalty=np.array([300.0]),
+        max_stock=np.array([max_stock]),
+    )
+    program = stress.material_program(d, 0)
+    rhs = rng.choice([-6.0, -2.0, 0.0, 3.0, 8.0], size=(n, t))
+    z_upper = np.where(rng.random((n, t)) < 0.3, np.inf, rng.choice([0.0, 1.0, 5.0], (n, t)))
+    z_cost = rng.uniform(0.5, 9.0, (n, t)) * d.df * 1000 * 40.0
+    objective, short = stress.solve_hindsight(program, rhs, z_upper, z_cost)
+    assert math.ceil(n / math.ceil(n / stress.HINDSIGHT_BLOCK)) == 13
+    for i in range(n):
+        alone = replace(
+            program,
+            cost=np.concatenate([z_cost[i], program.cost[t:]]),
+            upper=np.concatenate([z_upper[i], program.upper[t:]]),
+            row_lower=rhs[i],
+            row_upper=rhs[i],
+        )
+        report, solution = solve_program(alone, SolveOptions())
+        assert objective[i] == pytest.approx(report.objective, rel=1e-9, abs=1e-6)
+        assert short[i] == pytest.approx(solution.col_value[2 * t : 3 * t].sum(), abs=1e-7)
+
+
 # ---------------------------------------------------------------- the policy, rule by rule
 
 
