@@ -362,6 +362,7 @@ def resilience_figures(
     step(label[0])
     program, columns = scenario_alone(c, 0)
     columns_of = {label[0]: columns}
+    programs = {label[0]: (program, None)}  # each re-solve's task, should it be solved again
     first_task = executor.submit(
         highs_program.solve_task, (program, None), shared=task_options, label=label[0]
     )
@@ -419,6 +420,20 @@ def resilience_figures(
     solved = {label[0]: first} | {
         key: _solved(key, out, warnings) for key, out in zip(tasks, done, strict=True)
     }
+    scenario_of = {key: i for i, key in enumerate(label)}
+    rechecked = {}
+    for key in solved:  # each re-solve's plan re-costed, and solved again if need be
+        i = scenario_of.get(key)
+        check = _plan_check(key, solved[key], c, columns_of[key], options, i)
+        if check is not None and not _agrees(*check[1:]):
+            # HiGHS's tolerances on a badly scaled program (a shortfall penalty of 1e8
+            # USD/kg: 1e-6 t short costs 1e5 USD) let it report less than its plan
+            # costs: once more with tolerances a thousand times tighter
+            tight = replace(task_options, highs={**task_options.highs, **TIGHT_TOLERANCES})
+            out = highs_program.solve_task(tight, {**programs, **tasks}[key])
+            solved[key] = _solved(key, out, warnings)
+            check = _plan_check(key, solved[key], c, columns_of[key], tight, i)
+        rechecked[key] = check
     optima = {w: _objective(solved[label[i]]) for i, w in enumerate(names)}
     ws = None
     if all(v is not None for v in optima.values()):
@@ -429,18 +444,14 @@ def resilience_figures(
     checks = [
         _plan_check("core solve", (core.report, None), c, None, options, None, core, lam == 0)
     ]
-    checks += [
-        _plan_check(label[i], solved[label[i]], c, columns_of[label[i]], options, i)
-        for i in range(len(names))
-    ]
-    if lam > 0:
-        checks.append(_plan_check(RP_LABEL, solved[RP_LABEL], c, columns_of[RP_LABEL], options))
+    checks += list(rechecked.values())
     if mean_value:
         mv = mean_value[0]
         checks.append(
             _plan_check("mean-value plan", (mv.report, None), mv.compiled, None, options, 0, mv)
         )
-    verify_figures(core, optima, ws, rp, eev[0] if eev else None, solved, label, checks)
+    noise = NOISE_T * float(np.abs(c.program.cost).max(initial=0.0))
+    verify_figures(core, optima, ws, rp, eev[0] if eev else None, solved, label, checks, noise)
     price = value = None
     if least_cost:
         w0 = names[0]
@@ -460,6 +471,30 @@ def resilience_figures(
 
 RP_LABEL = "risk-neutral problem (RP)"
 CHECK_TOL = 1e-6  # relative: figures that must agree, up to LP tolerances
+# a re-solve whose plan costs more than it reported is solved once more with these
+TIGHT_TOLERANCES = {
+    "primal_feasibility_tolerance": 1e-10,
+    "dual_feasibility_tolerance": 1e-10,
+    "mip_feasibility_tolerance": 1e-9,
+}
+
+
+NOISE_T = 1e-6  # t: what HiGHS's feasibility tolerances may leave unbalanced in a row
+
+
+def _slack(value: float, gap: float = 0.0, noise: float = 0.0) -> float:
+    """How far two figures that must agree may differ: the solves' gap and CHECK_TOL
+    relative to the value, and at least `noise` (USD: NOISE_T priced at the program's
+    dearest tonne, which only costs beyond 1e9 USD/t make matter)."""
+    return max((gap + CHECK_TOL) * max(1.0, abs(value)), noise)
+
+
+def _agrees(reported: float, recosted: float, gap: float, noise: float = 0.0) -> bool:
+    """A plan re-costed at what its solve reported, within the solve's gap (below) and the
+    LP tolerances: reported - gap * |reported| <= re-costed <= reported."""
+    return (
+        reported - _slack(reported, gap, noise) <= recosted <= reported + _slack(reported, 0, noise)
+    )
 
 
 def _plan_check(
@@ -499,6 +534,7 @@ def verify_figures(
     solved: dict,
     label: list[str],
     checks: list,
+    noise: float = 0.0,
 ) -> None:
     """Invariants every solve keeps, or an internal error (never a silently wrong figure):
 
@@ -506,16 +542,17 @@ def verify_figures(
       re-solve reported: reported - gap * |reported| <= re-costed <= reported;
     * each scenario's optimum <= that scenario's cost under the core plan;
     * WS <= RP <= EEV;
-    each within the MIP gaps the solves reported (and CHECK_TOL for LP tolerances).
+    each within the MIP gaps the solves reported (and CHECK_TOL for LP tolerances), or
+    `noise` USD (a tolerance's worth of the dearest tonne) where that is more.
     """
     failed = []
 
     def slack(value: float, gap: float = 0.0) -> float:
-        return (gap + CHECK_TOL) * max(1.0, abs(value))
+        return _slack(value, gap, noise)
 
     for check in filter(None, checks):
         name, reported, recosted, gap = check
-        if not reported - slack(reported, gap) <= recosted <= reported + slack(reported):
+        if not _agrees(reported, recosted, gap, noise):
             failed.append(f"{name} reported {reported:,.2f} USD; its plan costs {recosted:,.2f}")
     gaps = {
         w: (solved[label[i]][0].mip_gap or 0.0) if solved[label[i]] else 0.0

@@ -142,6 +142,32 @@ def test_random_mutations_never_crash(tmp_path, picks, values, command):
         assert json.loads(r.stdout.strip().splitlines()[-1])["status"] != "optimal"
 
 
+
+def test_a_re_solve_that_tolerances_let_report_too_little_is_solved_again(tmp_path, monkeypatch):
+    """A shortfall penalty of 714 million USD/kg (SPEC §2 allows up to 1e12): 1e-6 t short,
+    within HiGHS's tolerances, costs 7e5 USD, and scenario `ban` alone reported 487,023 USD
+    for a plan that costs 1,136,364: an internal error (exit 1) before. Found by the test
+    above. Solved once more with tight tolerances, the figures agree."""
+    from diversify import engine, program
+
+    sheets = example_2()
+    sheets["Materials"][1][3] = 714274490
+    src = write_workbook(tmp_path / "in.xlsx", sheets)
+    tight = []
+    solve_task = program.solve_task
+
+    def spy(options, task):
+        if engine.TIGHT_TOLERANCES.items() <= options.highs.items():
+            tight.append(options)
+        return solve_task(options, task)
+
+    monkeypatch.setattr(program, "solve_task", spy)
+    r = run("solve", src, "-o", tmp_path / "plan.xlsx", "--json", "--workers", "1")
+    assert r.exit_code == 0, r.stderr
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert out["status"] == "optimal" and len(tight) == 1  # scenario ban alone, once more
+    assert out["evpi_usd"] >= 0
+
 @pytest.mark.parametrize(
     "junk",
     [b"", b"not a workbook", b"a,b,c\n1,2,3\n", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600],
