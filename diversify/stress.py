@@ -244,9 +244,12 @@ def sample_data(d: PlanData, cover: np.ndarray) -> SampleData:
 
 
 def delivered(d: PlanData, s: SampleData) -> np.ndarray:
-    """q[b,m,t] = Σ_s a[s,m,t] x[s,m,t]."""
+    """q[b,m,t] = Σ_s a[s,m,t] x[s,m,t], a material's offers summed at once (np.add.at,
+    one element at a time, took 6 % of the stress test)."""
     q = np.zeros((s.a.shape[0], len(d.materials), len(d.years)))
-    np.add.at(q, (slice(None), d.material_of), s.a * d.x[None])
+    ax = s.a * d.x[None]
+    for m in range(len(d.materials)):
+        q[:, m] = ax[:, d.material_of == m].sum(axis=1)
     return q
 
 

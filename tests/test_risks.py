@@ -153,6 +153,28 @@ def test_hindsight_lps_solved_in_blocks_equal_each_solved_alone(max_stock):
         assert short[i] == pytest.approx(solution.col_value[2 * t : 3 * t].sum(), abs=1e-7)
 
 
+def test_deliveries_sum_each_materials_offers_alone():
+    """q[b,m,t] = Σ over m's offers of a·x, three materials (one without offers) whose
+    offers are interleaved."""
+    from types import SimpleNamespace
+
+    from diversify import stress
+
+    rng = np.random.default_rng(3)
+    material_of = np.array([2, 0, 2, 0, 0, 2])
+    d = SimpleNamespace(
+        materials=["A", "B", "C"],
+        years=[0, 1, 2, 3],
+        x=rng.uniform(0, 9, (6, 4)),
+        material_of=material_of,
+    )
+    s = SimpleNamespace(a=rng.uniform(0, 1, (5, 6, 4)))
+    q = stress.delivered(d, s)
+    for b, m, t in np.ndindex(5, 3, 4):
+        mine = [o for o in range(6) if material_of[o] == m]
+        assert q[b, m, t] == pytest.approx(sum(s.a[b, o, t] * d.x[o, t] for o in mine), abs=1e-12)
+
+
 # ---------------------------------------------------------------- the policy, rule by rule
 
 
