@@ -142,7 +142,6 @@ def test_random_mutations_never_crash(tmp_path, picks, values, command):
         assert json.loads(r.stdout.strip().splitlines()[-1])["status"] != "optimal"
 
 
-
 def test_a_re_solve_that_tolerances_let_report_too_little_is_solved_again(tmp_path, monkeypatch):
     """A shortfall penalty of 714 million USD/kg (SPEC §2 allows up to 1e12): 1e-6 t short,
     within HiGHS's tolerances, costs 7e5 USD, and scenario `ban` alone reported 487,023 USD
@@ -167,6 +166,7 @@ def test_a_re_solve_that_tolerances_let_report_too_little_is_solved_again(tmp_pa
     out = json.loads(r.stdout.strip().splitlines()[-1])
     assert out["status"] == "optimal" and len(tight) == 1  # scenario ban alone, once more
     assert out["evpi_usd"] >= 0
+
 
 @pytest.mark.parametrize(
     "junk",
