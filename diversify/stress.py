@@ -21,9 +21,9 @@ two rules:
       s.t. I[t-1] + q[t] + z[t] + u[t] = n[t] + I[t] + e[t],
            0 <= z[t] <= sa[t] spot_max_t,  0 <= I[t] <= max_stock_t,  u, e >= 0,
 
-  q[t] = Σ_s a[s,m,t] x[s,m,t] delivered and n[t] the need. One HiGHS model per material
-  is modified (row bounds, z bounds and costs) and re-run, warm, for every distinct
-  case of that material: samples whose events that matter to it agree are solved once.
+  q[t] = Σ_s a[s,m,t] x[s,m,t] delivered and n[t] the need: a min-cost flow on the path
+  of years, solved exactly case by case (`diversify.pathflow`, compiled), once for all the
+  samples whose events that matter to the material agree.
 * policy: SPEC §8's year-by-year rule (`policy_recovery`), vectorised over samples.
 
 The work is one round of independent tasks of plain data (numpy arrays, no live
@@ -41,14 +41,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Protocol
 
-import highspy
 import numpy as np
 import scipy.sparse as sp
 
 from diversify.data import Problem
 from diversify.derive import discount_factor, hits_offer
-from diversify.errors import DiversifyError
-from diversify.program import Program, SolveOptions, to_highs
+from diversify.program import Program
 from diversify.risks import Samples, row_keys
 
 if TYPE_CHECKING:  # the tasks' workers import this module: no Pyomo there (1.4 s each)
@@ -301,7 +299,8 @@ def policy_recovery(
 
 
 def material_program(d: PlanData, m: int) -> Program:
-    """The recovery LP of material m with columns z, I, u, e (T each) and T balance rows."""
+    """The recovery LP of material m with columns z, I, u, e (T each) and T balance rows:
+    what `pathflow.hindsight_flows` solves as a flow (and the tests solve with HiGHS)."""
     t = len(d.years)
     eye = sp.identity(t, format="csc")
     shift = sp.eye(t, k=-1, format="csc")  # I[t-1] in row t
@@ -315,59 +314,6 @@ def material_program(d: PlanData, m: int) -> Program:
     return Program(
         cost, 0.0, matrix, np.zeros(4 * t), upper, zeros, zeros, np.zeros(4 * t, dtype=np.int32)
     )
-
-
-HINDSIGHT_BLOCK = 16  # cases per HiGHS run, at most (one block-diagonal LP)
-
-
-def solve_hindsight(
-    program: Program, rhs: np.ndarray, z_upper: np.ndarray, z_cost: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Objective and tonnes short of each case (a row of `rhs`, `z_upper`, `z_cost`).
-
-    The cases are independent LPs of one shape, so k of them (`HINDSIGHT_BLOCK` at most,
-    as evenly as the count allows) are one block-diagonal LP: a small LP's time is mostly
-    HiGHS's fixed cost per run (large's plan: 155 µs a case one at a time, 61 µs sixteen at
-    a time; benchmarks/RESULTS.md). One HiGHS model, modified and re-run warm; a case's
-    cost is c'x over its block, its shortfall the sum of its u."""
-    n, t = rhs.shape
-    k = math.ceil(n / math.ceil(n / HINDSIGHT_BLOCK)) if n else 1
-    width = len(program.cost)
-    block = Program(
-        np.tile(program.cost, k),
-        0.0,
-        sp.block_diag([program.matrix] * k, format="csc"),
-        np.tile(program.lower, k),
-        np.tile(program.upper, k),
-        np.tile(program.row_lower, k),
-        np.tile(program.row_upper, k),
-        np.tile(program.integrality, k),
-    )
-    h = to_highs(block, SolveOptions(threads=1))  # as every task: the same result anywhere
-    optimal = highspy.HighsModelStatus.kOptimal
-    rows = np.arange(k * t, dtype=np.int32)
-    spot = (np.arange(k)[:, None] * width + np.arange(t)[None]).ravel().astype(np.int32)
-    zeros = np.zeros(k * t)
-    cost = np.tile(program.cost, (k, 1))  # each case's costs; spot's columns set per case
-    objective, short = np.zeros(n), np.zeros(n)
-    for lo in range(0, n, k):
-        m = min(k, n - lo)
-        b, upper = np.zeros((k, t)), np.zeros((k, t))  # the blocks left over: all 0
-        b[:m], upper[:m] = rhs[lo : lo + m], z_upper[lo : lo + m]
-        cost[:, :t] = 0.0
-        cost[:m, :t] = z_cost[lo : lo + m]
-        h.changeRowsBounds(k * t, rows, b.ravel(), b.ravel())
-        h.changeColsBounds(k * t, spot, zeros, upper.ravel())
-        h.changeColsCost(k * t, spot, cost[:, :t].ravel())
-        h.run()
-        if h.getModelStatus() != optimal:  # cannot happen: spot, shortfall, surplus absorb all
-            raise DiversifyError(
-                f"a hindsight recovery failed: {h.modelStatusToString(h.getModelStatus())}"
-            )
-        x = np.asarray(h.getSolution().col_value).reshape(k, width)[:m]
-        objective[lo : lo + m] = np.add.reduce(cost[:m] * x, axis=1)
-        short[lo : lo + m] = np.add.reduce(x[:, 2 * t : 3 * t], axis=1)
-    return objective, short
 
 
 def material_data(d: PlanData, m: int) -> PlanData:
@@ -459,7 +405,12 @@ class HindsightTask:
         rhs[:, 0] -= dm.initial[0]
         z_upper = spot_cap(dm, s.sa)[:, 0]
         z_cost = s.spm[:, 0] * (dm.df * 1000 * dm.spot_price[0])[None]
-        return solve_hindsight(material_program(dm, 0), rhs, z_upper, z_cost)
+        from diversify.pathflow import hindsight_flows  # numba: where the cases are solved
+
+        unit = dm.df * 1000
+        return hindsight_flows(
+            rhs, z_upper, z_cost, unit * dm.holding[0], unit * dm.penalty[0], dm.max_stock[0]
+        )
 
 
 def run_task(shared: tuple[PlanData, list[PlanData]], task: PolicyTask | HindsightTask):
@@ -502,16 +453,17 @@ def chunk_size(d: PlanData) -> int:
 
 
 SECONDS_PER_SAMPLE_OFFER_YEAR = 7.5e-8  # the policy's tasks, measured on the large plan
-# a warm hindsight LP costs as long as the policy on this many sample-offer-years
-# (large plan, one process: 53 µs, sixteen to a HiGHS run, against 2.4e-8 s)
+# the policy's samples in a task, as sample-offer-years per hindsight case of a task
+# (CHUNK): 0.1-0.3 s a policy task on the large plan. Set when a case was a warm HiGHS LP
+# of 53 µs (2.4e-8 s a sample-offer-year); its flow now takes 1 µs, and the executor
+# batches the shorter hindsight tasks to its 150 ms (diversify.execution)
 LP_IN_SAMPLE_OFFER_YEARS = 2_000
 
 
 def policy_task_size(d: PlanData, step: int) -> int:
-    """Samples in one policy task: a multiple of `step` taking about as long as a
-    hindsight task (CHUNK LPs), so that every task is ~0.1 s and the last ones leave no
-    worker idle long (policy tasks of 263 samples, 10 ms, made the executor's batches
-    15 tasks, 3 s of LPs each, on the large plan)."""
+    """Samples in one policy task: a multiple of `step`, ~0.1-0.3 s of work, so that the
+    last tasks leave no worker idle long (policy tasks of 263 samples, 10 ms, made the
+    executor's batches 15 tasks, 3 s of LPs each, on the large plan)."""
     return step * max(1, round(CHUNK * LP_IN_SAMPLE_OFFER_YEARS / (max(1, d.x.size) * step)))
 
 

@@ -115,42 +115,74 @@ def test_hindsight_equals_the_recovery_lp_of_engine_evaluate(contracts):
         assert c.hindsight_cost[rep] <= c.policy_cost[rep] + 1e-6
 
 
-@pytest.mark.parametrize("max_stock", [np.inf, 4.0, 0.0])
-def test_hindsight_lps_solved_in_blocks_equal_each_solved_alone(max_stock):
-    """37 random cases (surplus and need, capped and open spot): solved 13 + 13 + 11 at a
-    time in block-diagonal LPs, the last block padded, each equals its own LP's optimum."""
+def _recovery_lp(max_stock: float, t: int, rate: float, holding: float, penalty: float):
+    """A material's recovery LP (stress.material_program) and its data, for the flows."""
     from types import SimpleNamespace
 
     from diversify import stress
-    from diversify.program import SolveOptions, solve_program
 
-    rng = np.random.default_rng(7)
-    t, n = 6, 37
     d = SimpleNamespace(
         years=list(range(t)),
-        df=1.08 ** -np.arange(t),
+        df=(1 + rate) ** -np.arange(t),
         spot_price=np.array([40.0]),
-        holding=np.array([2.0]),
-        penalty=np.array([300.0]),
+        holding=np.array([holding]),
+        penalty=np.array([penalty]),
         max_stock=np.array([max_stock]),
     )
-    program = stress.material_program(d, 0)
-    rhs = rng.choice([-6.0, -2.0, 0.0, 3.0, 8.0], size=(n, t))
-    z_upper = np.where(rng.random((n, t)) < 0.3, np.inf, rng.choice([0.0, 1.0, 5.0], (n, t)))
-    z_cost = rng.uniform(0.5, 9.0, (n, t)) * d.df * 1000 * 40.0
-    objective, short = stress.solve_hindsight(program, rhs, z_upper, z_cost)
-    assert math.ceil(n / math.ceil(n / stress.HINDSIGHT_BLOCK)) == 13
-    for i in range(n):
-        alone = replace(
-            program,
-            cost=np.concatenate([z_cost[i], program.cost[t:]]),
-            upper=np.concatenate([z_upper[i], program.upper[t:]]),
-            row_lower=rhs[i],
-            row_upper=rhs[i],
+    return d, stress.material_program(d, 0)
+
+
+def _lp_alone(program, t, rhs, z_upper, z_cost):
+    from diversify.program import SolveOptions, solve_program
+
+    alone = replace(
+        program,
+        cost=np.concatenate([z_cost, program.cost[t:]]),
+        upper=np.concatenate([z_upper, program.upper[t:]]),
+        row_lower=rhs,
+        row_upper=rhs,
+    )
+    report, solution = solve_program(alone, SolveOptions())
+    return report.objective, solution.col_value[2 * t : 3 * t].sum()
+
+
+@pytest.mark.parametrize("max_stock", [np.inf, 6.0, 1.5, 0.0])
+def test_hindsight_flows_equal_each_recovery_lp_solved_by_highs(max_stock):
+    """200 random cases a stock limit (surplus and need, capped, open and closed spot,
+    holding costs that make a tonne kept dearer or cheaper than one bought later): the
+    flow's cost and shortfall are the LP's optimum (no ties in these costs)."""
+    from diversify.pathflow import hindsight_flows
+
+    rng = np.random.default_rng(11)
+    for _ in range(200):
+        t = int(rng.integers(1, 12))
+        rate, holding, penalty = rng.uniform(0, 0.12), rng.uniform(0, 40), rng.uniform(50, 900)
+        d, program = _recovery_lp(max_stock, t, rate, holding, penalty)
+        rhs = rng.choice([-7.0, -2.0, 0.0, 0.0, 3.0, 8.0], t) * rng.uniform(0.5, 1.5, t)
+        z_upper = np.where(rng.random(t) < 0.3, np.inf, rng.choice([0.0, 1.0, 5.0], t))
+        z_cost = rng.uniform(0.5, 30.0, t) * d.df * 1000 * 40.0
+        unit = d.df * 1000
+        cost, short = hindsight_flows(
+            rhs[None], z_upper[None], z_cost[None], unit * holding, unit * penalty, max_stock
         )
-        report, solution = solve_program(alone, SolveOptions())
-        assert objective[i] == pytest.approx(report.objective, rel=1e-9, abs=1e-6)
-        assert short[i] == pytest.approx(solution.col_value[2 * t : 3 * t].sum(), abs=1e-7)
+        lp_cost, lp_short = _lp_alone(program, t, rhs, z_upper, z_cost)
+        assert cost[0] == pytest.approx(lp_cost, rel=1e-9, abs=1e-6)
+        assert short[0] == pytest.approx(lp_short, abs=1e-6)
+
+
+def test_at_a_tie_the_flow_keeps_a_tonne_rather_than_fall_short():
+    """A surplus of 2 t in year 0, a need of 2 t in year 2, holding 150 USD/kg a year,
+    shortfall 300 USD/kg, no discount: keeping the surplus two years costs what falling
+    short does. The LP's optimum is either; the flow reports no shortfall."""
+    from diversify.pathflow import hindsight_flows
+
+    d, program = _recovery_lp(np.inf, 3, 0.0, 150.0, 300.0)
+    rhs, z_upper, z_cost = np.array([-2.0, 0.0, 2.0]), np.zeros(3), np.full(3, 4e4)
+    cost, short = hindsight_flows(
+        rhs[None], z_upper[None], z_cost[None], np.full(3, 150e3), np.full(3, 300e3), np.inf
+    )
+    assert cost[0] == pytest.approx(_lp_alone(program, 3, rhs, z_upper, z_cost)[0])
+    assert cost[0] == pytest.approx(600e3) and short[0] == 0.0
 
 
 def test_deliveries_sum_each_materials_offers_alone():
