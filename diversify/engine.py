@@ -450,7 +450,8 @@ def resilience_figures(
         checks.append(
             _plan_check("mean-value plan", (mv.report, None), mv.compiled, None, options, 0, mv)
         )
-    noise = NOISE_T * float(np.abs(c.program.cost).max(initial=0.0))
+    tonnes = c.program.cost[c.program.integrality == 0]  # USD a tonne (a binary's is no tonne)
+    noise = NOISE_T * float(np.abs(tonnes).max(initial=0.0))
     verify_figures(core, optima, ws, rp, eev[0] if eev else None, solved, label, checks, noise)
     price = value = None
     if least_cost:
