@@ -452,7 +452,11 @@ def chunk_size(d: PlanData) -> int:
     return max(64, min(CHUNK, 400_000 // max(1, d.x.size)))
 
 
-SECONDS_PER_SAMPLE_OFFER_YEAR = 7.5e-8  # the policy's tasks, measured on the large plan
+# the stress test's tasks, seconds per distinct sample, offer of the plan and year, as
+# `Executor.expect` weighs them against a local cluster's cost (workers when they save 2 s):
+# 100,000 samples of large's plan took 10.4 s in one process and 10.5 s on 2 local workers
+# (estimated 3.9 s of work: one process), of xlarge's 16.0 and 13.3 s (8.8 s: workers)
+SECONDS_PER_SAMPLE_OFFER_YEAR = 2.6e-8
 # the policy's samples in a task, as sample-offer-years per hindsight case of a task
 # (CHUNK): 0.1-0.3 s a policy task on the large plan. Set when a case was a warm HiGHS LP
 # of 53 µs (2.4e-8 s a sample-offer-year); its flow now takes 1 µs, and the executor
@@ -468,8 +472,8 @@ def policy_task_size(d: PlanData, step: int) -> int:
 
 
 def work_seconds(plan: Plan, problem: Problem, distinct: int) -> float:
-    """A lower bound of the stress test's parallel work (the policy's tasks alone: the
-    LPs' count is known only once the samples are compared), for `Executor.expect`."""
+    """The stress test's parallel work as `Executor.expect` weighs it (the policy and the
+    hindsight flows; the flows' count is known only once the samples are compared)."""
     offers = {(s, m) for s, m, _ in plan if (s, m) in problem.offers}
     return distinct * len(offers) * len(problem.years) * SECONDS_PER_SAMPLE_OFFER_YEAR
 
