@@ -230,14 +230,14 @@ def sample_data(d: PlanData, cover: np.ndarray) -> SampleData:
     sa, spm = np.ones((b, m, t)), np.ones((b, m, t))
     for k in range(cover.shape[1]):
         on = cover[:, k, None, :]
-        if d.hit[k].any():
+        if d.hit[k].any():  # ufuncs with `where`: no gather and scatter of masked copies
             where = on & d.hit[k][None, :, None]
-            a[where] *= d.avail[k]
-            pm[where] *= d.price_mult[k]
+            np.multiply(a, d.avail[k], out=a, where=where)
+            np.multiply(pm, d.price_mult[k], out=pm, where=where)
         if d.spot_hit[k].any():
             where = on & d.spot_hit[k][None, :, None]
-            sa[where] *= d.spot_avail[k]
-            spm[where] *= d.spot_price_mult[k]
+            np.multiply(sa, d.spot_avail[k], out=sa, where=where)
+            np.multiply(spm, d.spot_price_mult[k], out=spm, where=where)
     return SampleData(a, pm, sa, spm)
 
 
