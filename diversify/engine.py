@@ -362,7 +362,7 @@ def resilience_figures(
     step(label[0])
     program, columns = scenario_alone(c, 0)
     columns_of = {label[0]: columns}
-    programs = {label[0]: (program, None)}  # each re-solve's task, should it be solved again
+    first_program = program
     first_task = executor.submit(
         highs_program.solve_task, (program, None), shared=task_options, label=label[0]
     )
@@ -421,6 +421,7 @@ def resilience_figures(
         key: _solved(key, out, warnings) for key, out in zip(tasks, done, strict=True)
     }
     scenario_of = {key: i for i, key in enumerate(label)}
+    task_of = {label[0]: (first_program, None)} | tasks  # should one be solved again
     rechecked = {}
     for key in solved:  # each re-solve's plan re-costed, and solved again if need be
         i = scenario_of.get(key)
@@ -430,7 +431,7 @@ def resilience_figures(
             # USD/kg: 1e-6 t short costs 1e5 USD) let it report less than its plan
             # costs: once more with tolerances a thousand times tighter
             tight = replace(task_options, highs={**task_options.highs, **TIGHT_TOLERANCES})
-            out = highs_program.solve_task(tight, {**programs, **tasks}[key])
+            out = highs_program.solve_task(tight, task_of[key])
             solved[key] = _solved(key, out, warnings)
             check = _plan_check(key, solved[key], c, columns_of[key], tight, i)
         rechecked[key] = check

@@ -1,6 +1,6 @@
 """A material's hindsight recovery LP solved exactly as a min-cost flow on a path.
 
-The LP of `stress.material_program` (one material, years t = 0..T-1):
+The recovery LP of one material knowing its whole future (SPEC §8; years t = 0..T-1):
 
     min  Σ_t  zc_t z_t + hc_t I_t + pc_t u_t
     s.t. I_{t-1} + z_t + u_t - I_t - e_t = r_t       (I_{-1} = 0, the initial stock in r_0)

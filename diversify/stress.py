@@ -42,11 +42,9 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
-import scipy.sparse as sp
 
 from diversify.data import Problem
 from diversify.derive import discount_factor, hits_offer
-from diversify.program import Program
 from diversify.risks import Samples, row_keys
 
 if TYPE_CHECKING:  # the tasks' workers import this module: no Pyomo there (1.4 s each)
@@ -295,25 +293,7 @@ def policy_recovery(
     return cost, short
 
 
-# ---------------------------------------------------------------- hindsight: per-material LPs
-
-
-def material_program(d: PlanData, m: int) -> Program:
-    """The recovery LP of material m with columns z, I, u, e (T each) and T balance rows:
-    what `pathflow.hindsight_flows` solves as a flow (and the tests solve with HiGHS)."""
-    t = len(d.years)
-    eye = sp.identity(t, format="csc")
-    shift = sp.eye(t, k=-1, format="csc")  # I[t-1] in row t
-    matrix = sp.hstack([eye, shift - eye, eye, -eye], format="csc")
-    unit = d.df * 1000
-    cost = np.concatenate(
-        [unit * d.spot_price[m], unit * d.holding[m], unit * d.penalty[m], np.zeros(t)]
-    )
-    upper = np.concatenate([np.full(t, np.inf), np.full(t, d.max_stock[m]), np.full(2 * t, np.inf)])
-    zeros = np.zeros(t)
-    return Program(
-        cost, 0.0, matrix, np.zeros(4 * t), upper, zeros, zeros, np.zeros(4 * t, dtype=np.int32)
-    )
+# ---------------------------------------------------------------- hindsight: per material
 
 
 def material_data(d: PlanData, m: int) -> PlanData:
@@ -457,18 +437,16 @@ def chunk_size(d: PlanData) -> int:
 # 100,000 samples of large's plan took 10.4 s in one process and 10.5 s on 2 local workers
 # (estimated 3.9 s of work: one process), of xlarge's 16.0 and 13.3 s (8.8 s: workers)
 SECONDS_PER_SAMPLE_OFFER_YEAR = 2.6e-8
-# the policy's samples in a task, as sample-offer-years per hindsight case of a task
-# (CHUNK): 0.1-0.3 s a policy task on the large plan. Set when a case was a warm HiGHS LP
-# of 53 µs (2.4e-8 s a sample-offer-year); its flow now takes 1 µs, and the executor
-# batches the shorter hindsight tasks to its 150 ms (diversify.execution)
-LP_IN_SAMPLE_OFFER_YEARS = 2_000
+# a policy task's samples × the plan's offers × years: 0.1-0.3 s on the large plan (the
+# executor batches the hindsight tasks, shorter now, to its 150 ms: diversify.execution)
+POLICY_TASK_SAMPLE_OFFER_YEARS = 4_096_000
 
 
 def policy_task_size(d: PlanData, step: int) -> int:
     """Samples in one policy task: a multiple of `step`, ~0.1-0.3 s of work, so that the
     last tasks leave no worker idle long (policy tasks of 263 samples, 10 ms, made the
     executor's batches 15 tasks, 3 s of LPs each, on the large plan)."""
-    return step * max(1, round(CHUNK * LP_IN_SAMPLE_OFFER_YEARS / (max(1, d.x.size) * step)))
+    return step * max(1, round(POLICY_TASK_SAMPLE_OFFER_YEARS / (max(1, d.x.size) * step)))
 
 
 def work_seconds(plan: Plan, problem: Problem, distinct: int) -> float:

@@ -116,20 +116,29 @@ def test_hindsight_equals_the_recovery_lp_of_engine_evaluate(contracts):
 
 
 def _recovery_lp(max_stock: float, t: int, rate: float, holding: float, penalty: float):
-    """A material's recovery LP (stress.material_program) and its data, for the flows."""
+    """A material's hindsight recovery LP as the stress module writes it (columns z, I, u,
+    e, T each; T balance rows I[t-1] + z + u - I - e = rhs), and its data, for the flows."""
     from types import SimpleNamespace
 
-    from diversify import stress
+    import scipy.sparse as sp
 
-    d = SimpleNamespace(
-        years=list(range(t)),
-        df=(1 + rate) ** -np.arange(t),
-        spot_price=np.array([40.0]),
-        holding=np.array([holding]),
-        penalty=np.array([penalty]),
-        max_stock=np.array([max_stock]),
+    from diversify.program import Program
+
+    d = SimpleNamespace(df=(1 + rate) ** -np.arange(t), spot_price=np.array([40.0]))
+    eye = sp.identity(t, format="csc")
+    shift = sp.eye(t, k=-1, format="csc")  # I[t-1] in row t
+    unit = d.df * 1000
+    program = Program(
+        np.concatenate([unit * 40.0, unit * holding, unit * penalty, np.zeros(t)]),
+        0.0,
+        sp.hstack([eye, shift - eye, eye, -eye], format="csc"),
+        np.zeros(4 * t),
+        np.concatenate([np.full(t, np.inf), np.full(t, max_stock), np.full(2 * t, np.inf)]),
+        np.zeros(t),
+        np.zeros(t),
+        np.zeros(4 * t, dtype=np.int32),
     )
-    return d, stress.material_program(d, 0)
+    return d, program
 
 
 def _lp_alone(program, t, rhs, z_upper, z_cost):
