@@ -290,6 +290,8 @@ def add_series(
 _SHEET_XML = (
     '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
     '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+)
+_SHEET_VIEWS = (
     '<sheetViews><sheetView workbookViewId="0"><pane ySplit="1" topLeftCell="A2" '
     'activePane="bottomLeft" state="frozen"/></sheetView></sheetViews>'
 )
@@ -446,7 +448,9 @@ def _write_sheet_xml(
     cols = [col.format(j, j, w) for j, w in enumerate(widths, start=1)]
     if len(widths) < 16:
         cols.append(col.format(len(widths) + 1, 16, BULK_WIDTH))
-    fh.write(f"{_SHEET_XML}<cols>{''.join(cols)}</cols><sheetData>".encode())
+    extent = _extent(rows)
+    dimension = f'<dimension ref="{_range(*extent)}"/>' if extent else ""
+    fh.write(f"{_SHEET_XML}{dimension}{_SHEET_VIEWS}<cols>{''.join(cols)}</cols><sheetData>".encode())
     cells = _Cells()
     if isinstance(rows, Columns):
         header = rows.header
@@ -477,5 +481,24 @@ def _write_sheet_xml(
         n_rows, n_columns = n_rows + length, max(n_columns, width)
     end = "</sheetData>"
     if n_rows and n_columns:  # a filter on the header, as on every other table
-        end += f'<autoFilter ref="A1:{get_column_letter(n_columns)}{n_rows}"/>'
+        end += f'<autoFilter ref="{_range(n_rows, n_columns)}"/>'
     fh.write((end + "</worksheet>").encode())
+    if extent and _range(*extent) != _range(n_rows, n_columns):  # the <dimension> lied
+        raise AssertionError(f"sheet of {n_rows} x {n_columns} cells written as {extent}")
+
+
+def _extent(rows: Iterable[Sequence] | Columns) -> tuple[int, int] | None:
+    """(rows, columns) of a sheet's cells where known before it is written (`Columns`, a
+    list of rows; not an iterator): its <dimension>, which readers take as the sheet's
+    size. Without one, openpyxl's read-only mode parses the whole sheet to size it (a
+    plan's five streamed sheets: 0.9 s of reading large's plan)."""
+    if isinstance(rows, Columns):
+        return (len(rows) + 1, len(rows.header)) if rows.header else (0, 0)
+    if isinstance(rows, list | tuple):
+        return len(rows), max(map(len, rows), default=0)
+    return None
+
+
+def _range(n_rows: int, n_columns: int) -> str:
+    """A1:<last cell> of a block of cells from A1 (A1 alone when there is none)."""
+    return f"A1:{get_column_letter(n_columns)}{n_rows}" if n_rows and n_columns else "A1"

@@ -257,6 +257,39 @@ def test_a_streamed_sheet_keeps_every_value_and_type_block_by_block(tmp_path, mo
     assert all(type(r[0]) is int for r in got[1:]) and type(got[1][3]) is bool
 
 
+def test_a_streamed_sheet_states_its_size_where_it_is_known(tmp_path):
+    """A streamed sheet whose rows are known up front (a list, `Columns`) opens with a
+    <dimension> of exactly its cells, which openpyxl's read-only mode takes as the size
+    instead of parsing the whole sheet; rows from an iterator get none (still readable)."""
+    import re
+    import zipfile
+
+    from openpyxl import Workbook, load_workbook
+
+    from diversify.excel_out import BulkSheet, Columns, save_atomic
+
+    wb = Workbook()
+    for title in ("Rows", "Columns", "Iterated", "Empty"):
+        wb.create_sheet(title)
+    bulk = {
+        "Rows": BulkSheet([["a", "b", "c"], [1, 2], [3, 4, 5.5], [6]]),
+        "Columns": BulkSheet(Columns(["n", "m"], [[1, 2, 3, 4], [5, 6, 7, 8]])),
+        "Iterated": BulkSheet(iter([["a"], [1], [2]])),
+        "Empty": BulkSheet([]),
+    }
+    save_atomic(wb, tmp_path / "out.xlsx", False, bulk)
+    with zipfile.ZipFile(tmp_path / "out.xlsx") as z:
+        xml = {n: z.read(n).decode() for n in z.namelist() if n.startswith("xl/worksheets/")}
+    refs = sorted(re.findall(r'<dimension ref="([^"]+)"/>', "".join(xml.values())))
+    # openpyxl's default sheet, then ours: Columns, Rows, Empty (Iterated: none)
+    assert refs == sorted(["A1:A1", "A1:B5", "A1:C4", "A1"])
+    book = load_workbook(tmp_path / "out.xlsx", read_only=True)
+    assert book["Rows"].calculate_dimension() == "A1:C4"
+    assert book["Columns"].calculate_dimension() == "A1:B5"
+    assert [r for r in book["Iterated"].iter_rows(values_only=True)] == [("a",), (1,), (2,)]
+    book.close()
+
+
 def test_a_sheet_compressed_behind_is_written_whole_in_order_and_its_errors_reach_here():
     """`_Behind` hands each block to a thread that writes it (a zip entry compresses it
     there): every block arrives, in order; an error of that thread is raised here,
