@@ -450,7 +450,9 @@ def _write_sheet_xml(
         cols.append(col.format(len(widths) + 1, 16, BULK_WIDTH))
     extent = _extent(rows)
     dimension = f'<dimension ref="{_range(*extent)}"/>' if extent else ""
-    fh.write(f"{_SHEET_XML}{dimension}{_SHEET_VIEWS}<cols>{''.join(cols)}</cols><sheetData>".encode())
+    fh.write(
+        f"{_SHEET_XML}{dimension}{_SHEET_VIEWS}<cols>{''.join(cols)}</cols><sheetData>".encode()
+    )
     cells = _Cells()
     if isinstance(rows, Columns):
         header = rows.header

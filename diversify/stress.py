@@ -54,6 +54,7 @@ if TYPE_CHECKING:  # the tasks' workers import this module: no Pyomo there (1.4 
 SHORT_T = 1e-6  # a sample is short when more than this is unmet (all materials, years)
 Z95 = 1.96
 CHUNK = 2048  # distinct samples costed at once (memory), and LPs per hindsight task
+TABLE_RISKS = 16  # risks up to which a sample-year's set of risks indexes a table
 
 
 # ---------------------------------------------------------------- what the plan needs and pays
@@ -195,12 +196,30 @@ def plan_data(problem: Problem, plan: Plan, starts: Starts | None = None) -> Pla
 
 @dataclass
 class SampleData:
-    """What B samples do to the plan: a, pm per offer and sa, spm per material."""
+    """What B samples do to the plan, by the set of risks under way in each year (most
+    sample-years share a few sets): `pattern[b,t]` is the set of sample b in year t,
+    and for each distinct set, a and pm per offer and sa and spm per material."""
 
-    a: np.ndarray  # (B, O, T)
-    pm: np.ndarray  # (B, O, T)
-    sa: np.ndarray  # (B, M, T)
-    spm: np.ndarray  # (B, M, T)
+    pattern: np.ndarray  # (B, T), into the P sets
+    a: np.ndarray  # (P, O)
+    pm: np.ndarray  # (P, O)
+    sa_set: np.ndarray  # (P, M)
+    spm_set: np.ndarray  # (P, M)
+
+    def per_sample(self, per_set: np.ndarray) -> np.ndarray:
+        """(P, X, T) or (P, X) of the sets as (B, X, T) of the samples."""
+        years = np.arange(self.pattern.shape[1])
+        if per_set.ndim == 2:
+            return per_set[self.pattern].transpose(0, 2, 1)
+        return per_set.transpose(0, 2, 1)[self.pattern, years[None]].transpose(0, 2, 1)
+
+    @property
+    def sa(self) -> np.ndarray:  # (B, M, T)
+        return self.per_sample(self.sa_set)
+
+    @property
+    def spm(self) -> np.ndarray:  # (B, M, T)
+        return self.per_sample(self.spm_set)
 
 
 def coverage(samples: Samples, which: np.ndarray, years: list[int]) -> np.ndarray:
@@ -222,36 +241,59 @@ def coverage(samples: Samples, which: np.ndarray, years: list[int]) -> np.ndarra
 
 
 def sample_data(d: PlanData, cover: np.ndarray) -> SampleData:
-    """Products of the events' factors: a = Π_k avail_k where risk k hits (1 elsewhere)."""
-    b, o, m, t = cover.shape[0], d.x.shape[0], len(d.materials), len(d.years)
-    a, pm = np.ones((b, o, t)), np.ones((b, o, t))
-    sa, spm = np.ones((b, m, t)), np.ones((b, m, t))
-    for k in range(cover.shape[1]):
-        on = cover[:, k, None, :]
-        if d.hit[k].any():  # ufuncs with `where`: no gather and scatter of masked copies
-            where = on & d.hit[k][None, :, None]
-            np.multiply(a, d.avail[k], out=a, where=where)
-            np.multiply(pm, d.price_mult[k], out=pm, where=where)
-        if d.spot_hit[k].any():
-            where = on & d.spot_hit[k][None, :, None]
-            np.multiply(sa, d.spot_avail[k], out=sa, where=where)
-            np.multiply(spm, d.spot_price_mult[k], out=spm, where=where)
-    return SampleData(a, pm, sa, spm)
+    """Products of the events' factors: a = Π_k avail_k where risk k hits (1 elsewhere),
+    once per distinct set of risks under way (100,000 samples of large's plan: 2.2 s
+    over every sample, offer and year, 0.1 s so)."""
+    b, k, t = cover.shape
+    on, pattern = _sets_of_risks(cover.transpose(0, 2, 1).reshape(b * t, k))  # (P, K)
+    a, pm = np.ones((len(on), d.x.shape[0])), np.ones((len(on), d.x.shape[0]))
+    sa, spm = np.ones((len(on), len(d.materials))), np.ones((len(on), len(d.materials)))
+    for j in range(k):  # in risk order, as the events multiply
+        if d.hit[j].any():
+            where = on[:, j, None] & d.hit[j][None]
+            np.multiply(a, d.avail[j], out=a, where=where)
+            np.multiply(pm, d.price_mult[j], out=pm, where=where)
+        if d.spot_hit[j].any():
+            where = on[:, j, None] & d.spot_hit[j][None]
+            np.multiply(sa, d.spot_avail[j], out=sa, where=where)
+            np.multiply(spm, d.spot_price_mult[j], out=spm, where=where)
+    return SampleData(pattern.reshape(b, t), a, pm, sa, spm)
+
+
+def _sets_of_risks(under: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct rows of `under` (sample-years × risks, bool), in order of their bits
+    read as a number, and each row's index among them. Up to TABLE_RISKS risks a row's
+    number indexes a table (no sort: 2,048 samples × 20 years of 13 risks in 0.3 ms,
+    3.5 ms through np.unique); beyond, np.unique over the rows' packed bits."""
+    n, k = under.shape
+    if k > TABLE_RISKS:
+        keys, index = np.unique(np.packbits(under, axis=1), axis=0, return_inverse=True)
+        return np.unpackbits(keys, axis=1, count=k).astype(bool), index.ravel()
+    codes = under.astype(np.int32) @ (1 << np.arange(k, dtype=np.int32))  # exact: integers
+    seen = np.zeros(1 << k, dtype=bool)
+    seen[codes] = True
+    sets = np.flatnonzero(seen)
+    position = np.zeros(1 << k, dtype=np.intp)
+    position[sets] = np.arange(len(sets))
+    return ((sets[:, None] >> np.arange(k)) & 1).astype(bool), position[codes]
 
 
 def delivered(d: PlanData, s: SampleData) -> np.ndarray:
-    """q[b,m,t] = Σ_s a[s,m,t] x[s,m,t], a material's offers summed at once (np.add.at,
-    one element at a time, took 6 % of the stress test)."""
+    """q[b,m,t] = Σ_s a[s,m,t] x[s,m,t], per set of risks, then per sample. (np.einsum
+    sums in its own loops, never through BLAS, whose order depends on the thread count.)"""
     q = np.zeros((s.a.shape[0], len(d.materials), len(d.years)))
-    ax = s.a * d.x[None]
     for m in range(len(d.materials)):
-        q[:, m] = ax[:, d.material_of == m].sum(axis=1)
-    return q
+        mine = d.material_of == m
+        q[:, m] = np.einsum("po,ot->pt", s.a[:, mine], d.x[mine])
+    return s.per_sample(q)
 
 
 def purchases(d: PlanData, s: SampleData) -> np.ndarray:
-    """P_w = Σ df land pm a x per sample (land already discounted)."""
-    return (d.land[None] * s.pm * s.a * d.x[None]).sum(axis=(1, 2))
+    """P_w = Σ df land pm a x per sample (land already discounted): per set of risks and
+    year, then over each sample's years."""
+    per_year = np.einsum("po,ot->pt", s.pm * s.a, d.land * d.x)  # (P, T)
+    years = np.arange(s.pattern.shape[1])
+    return per_year[s.pattern, years[None]].sum(axis=1)
 
 
 def spot_cap(d: PlanData, sa: np.ndarray) -> np.ndarray:
@@ -425,25 +467,26 @@ def run_here(fn: Callable, payloads: list, shared: object, label: str) -> list:
 
 
 def chunk_size(d: PlanData) -> int:
-    """Distinct samples costed at once by the policy: CHUNK, fewer where the plan's
-    offers × years would make the arrays (B × O × T floats, four of them) pass ~3 MB
-    each, in a core's cache rather than in the memory that two workers share. Fixed by
-    the data alone, never by the number of workers."""
-    return max(64, min(CHUNK, 400_000 // max(1, d.x.size)))
+    """Distinct samples costed at once by the policy: CHUNK, fewer where the materials ×
+    years would make its arrays (B × M × T floats; the offers' are per set of risks)
+    pass ~3 MB each, in a core's cache rather than in the memory that two workers share.
+    Fixed by the data alone, never by the number of workers (nor do the figures depend
+    on it: `test_stress_figures_do_not_depend_on_the_chunk_size`)."""
+    return max(64, min(CHUNK, 400_000 // max(1, len(d.materials) * len(d.years))))
 
 
 # the stress test's tasks, seconds per distinct sample, offer of the plan and year, as
 # `Executor.expect` weighs them against a local cluster's cost (workers when they save 2 s):
-# 100,000 samples of large's plan took 10.4 s in one process and 10.5 s on 2 local workers
-# (estimated 3.9 s of work: one process), of xlarge's 16.0 and 13.3 s (8.8 s: workers)
-SECONDS_PER_SAMPLE_OFFER_YEAR = 2.6e-8
-# a policy task's samples × the plan's offers × years: 0.1-0.3 s on the large plan (the
-# executor batches the hindsight tasks, shorter now, to its 150 ms: diversify.execution)
-POLICY_TASK_SAMPLE_OFFER_YEARS = 4_096_000
+# 100,000 samples of large's plan, 2.4-3.6 s of tasks in one process (8.6-9.7 s the
+# command; on 2 local workers 10.0-10.5 s): one process
+SECONDS_PER_SAMPLE_OFFER_YEAR = 2.0e-8
+# a policy task's samples × the plan's offers × years: ~0.1 s on the large plan (10,240
+# samples; the executor batches the hindsight tasks to its 150 ms: diversify.execution)
+POLICY_TASK_SAMPLE_OFFER_YEARS = 16_000_000
 
 
 def policy_task_size(d: PlanData, step: int) -> int:
-    """Samples in one policy task: a multiple of `step`, ~0.1-0.3 s of work, so that the
+    """Samples in one policy task: a multiple of `step`, ~0.1 s of work, so that the
     last tasks leave no worker idle long (policy tasks of 263 samples, 10 ms, made the
     executor's batches 15 tasks, 3 s of LPs each, on the large plan)."""
     return step * max(1, round(POLICY_TASK_SAMPLE_OFFER_YEARS / (max(1, d.x.size) * step)))

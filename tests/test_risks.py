@@ -194,9 +194,10 @@ def test_at_a_tie_the_flow_keeps_a_tonne_rather_than_fall_short():
     assert cost[0] == pytest.approx(600e3) and short[0] == 0.0
 
 
-def test_deliveries_sum_each_materials_offers_alone():
-    """q[b,m,t] = Σ over m's offers of a·x, three materials (one without offers) whose
-    offers are interleaved."""
+def test_deliveries_and_purchases_sum_each_samples_offers_by_its_sets_of_risks():
+    """q[b,m,t] = Σ over m's offers of a·x and P_b = Σ land·pm·a·x, where a and pm are
+    those of the set of risks under way in sample b's year t: three materials (one
+    without offers) whose offers are interleaved, four sets over five samples."""
     from types import SimpleNamespace
 
     from diversify import stress
@@ -207,13 +208,69 @@ def test_deliveries_sum_each_materials_offers_alone():
         materials=["A", "B", "C"],
         years=[0, 1, 2, 3],
         x=rng.uniform(0, 9, (6, 4)),
+        land=rng.uniform(1, 5, (6, 4)),
         material_of=material_of,
     )
-    s = SimpleNamespace(a=rng.uniform(0, 1, (5, 6, 4)))
-    q = stress.delivered(d, s)
+    pattern = rng.integers(0, 4, (5, 4))
+    a, pm = rng.uniform(0, 1, (4, 6)), rng.uniform(1, 3, (4, 6))
+    s = stress.SampleData(pattern, a, pm, rng.uniform(0, 1, (4, 3)), rng.uniform(1, 2, (4, 3)))
+    q, bought = stress.delivered(d, s), stress.purchases(d, s)
     for b, m, t in np.ndindex(5, 3, 4):
         mine = [o for o in range(6) if material_of[o] == m]
-        assert q[b, m, t] == pytest.approx(sum(s.a[b, o, t] * d.x[o, t] for o in mine), abs=1e-12)
+        p = pattern[b, t]
+        assert q[b, m, t] == pytest.approx(sum(a[p, o] * d.x[o, t] for o in mine), abs=1e-12)
+        assert s.sa[b, m, t] == s.sa_set[p, m] and s.spm[b, m, t] == s.spm_set[p, m]
+    for b in range(5):
+        assert bought[b] == pytest.approx(
+            sum(
+                d.land[o, t] * pm[pattern[b, t], o] * a[pattern[b, t], o] * d.x[o, t]
+                for o in range(6)
+                for t in range(4)
+            ),
+            rel=1e-14,
+        )
+
+
+@pytest.mark.parametrize("table_risks", [16, 4])  # sets found by table, and by sorting
+def test_the_sets_of_risks_give_each_sample_year_the_product_of_its_risks_factors(
+    table_risks, monkeypatch
+):
+    """sample_data: a[s,t] of a sample is the product of avail_k over the risks k under way
+    in t that hit offer s (1 where none does), the same for pm, sa and spm; sample-years
+    under the same risks share one set."""
+    from types import SimpleNamespace
+
+    from diversify import stress
+
+    monkeypatch.setattr(stress, "TABLE_RISKS", table_risks)
+
+    rng = np.random.default_rng(5)
+    k, o, m, t, b = 11, 5, 2, 6, 40  # more risks than a byte of bits
+    d = SimpleNamespace(
+        x=np.ones((o, t)),
+        materials=["A", "B"],
+        hit=rng.random((k, o)) < 0.4,
+        spot_hit=rng.random((k, m)) < 0.4,
+        avail=rng.uniform(0, 1, k),
+        price_mult=rng.uniform(1, 3, k),
+        spot_avail=rng.uniform(0, 1, k),
+        spot_price_mult=rng.uniform(1, 3, k),
+    )
+    cover = rng.random((b, k, t)) < 0.15
+    s = stress.sample_data(d, cover)
+    assert len(s.a) == len({tuple(cover[i, :, j]) for i in range(b) for j in range(t)})
+    sa, spm = s.sa, s.spm
+    for i, j in np.ndindex(b, t):
+        under = [r for r in range(k) if cover[i, r, j]]
+        for off in range(o):
+            hits = [r for r in under if d.hit[r, off]]
+            p = s.pattern[i, j]
+            assert s.a[p, off] == pytest.approx(np.prod(d.avail[hits]), rel=1e-15)
+            assert s.pm[p, off] == pytest.approx(np.prod(d.price_mult[hits]), rel=1e-15)
+        for mat in range(m):
+            hits = [r for r in under if d.spot_hit[r, mat]]
+            assert sa[i, mat, j] == pytest.approx(np.prod(d.spot_avail[hits]), rel=1e-15)
+            assert spm[i, mat, j] == pytest.approx(np.prod(d.spot_price_mult[hits]), rel=1e-15)
 
 
 # ---------------------------------------------------------------- the policy, rule by rule
