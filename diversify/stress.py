@@ -477,9 +477,10 @@ def chunk_size(d: PlanData) -> int:
 
 # the stress test's tasks, seconds per distinct sample, offer of the plan and year, as
 # `Executor.expect` weighs them against a local cluster's cost (workers when they save 2 s):
-# 100,000 samples of large's plan, 2.4-3.6 s of tasks in one process (8.6-9.7 s the
-# command; on 2 local workers 10.0-10.5 s): one process
-SECONDS_PER_SAMPLE_OFFER_YEAR = 2.0e-8
+# 100,000 samples of large's plan, 2.4-3.6 s of tasks in one process (estimated 2.4 s;
+# the command 8.6-9.7 s, on 2 local workers 10.0-10.5 s), of xlarge's 4.4 s (estimated
+# 5.5 s: 2 workers; the command 11.1-11.6 s so, 10.9-11.1 s in one process, the same)
+SECONDS_PER_SAMPLE_OFFER_YEAR = 1.6e-8
 # a policy task's samples × the plan's offers × years: ~0.1 s on the large plan (10,240
 # samples; the executor batches the hindsight tasks to its 150 ms: diversify.execution)
 POLICY_TASK_SAMPLE_OFFER_YEARS = 16_000_000
