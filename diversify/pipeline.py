@@ -310,23 +310,18 @@ def stress_workbook(
         sample_rows = Columns(
             SAMPLES_HEADER,
             [
-                list(range(1, samples + 1)),
+                np.arange(1, samples + 1),
                 events,
-                costs.hindsight_cost.tolist(),
-                costs.policy_cost.tolist(),
-                h_short.tolist(),
-                p_short.tolist(),
+                costs.hindsight_cost,
+                costs.policy_cost,
+                h_short,
+                p_short,
             ],
         )
-        names = [r.name for r in drawn.risks]
+        names = np.array([r.name for r in drawn.risks], dtype=object)
         event_rows = Columns(  # 1.6 million rows for large: no tuple per row
             EVENTS_HEADER,
-            [
-                (drawn.event_sample + 1).tolist(),
-                [names[k] for k in drawn.event_risk.tolist()],
-                drawn.event_first.tolist(),
-                drawn.event_last.tolist(),
-            ],
+            [drawn.event_sample + 1, names[drawn.event_risk], drawn.event_first, drawn.event_last],
         )
         worst = np.lexsort((np.arange(samples), -costs.policy_cost))[:10]
         top = pd.DataFrame(

@@ -324,6 +324,8 @@ def test_a_table_given_as_columns_streams_as_the_same_rows_and_splits_the_same(m
     rows."""
     import io
 
+    import numpy as np
+
     from diversify import excel_out, stressbook
     from diversify.excel_out import Columns, _write_sheet_xml
 
@@ -338,6 +340,8 @@ def test_a_table_given_as_columns_streams_as_the_same_rows_and_splits_the_same(m
         return out.getvalue()
 
     assert xml(Columns(header, columns)) == xml(rows)
+    arrays = [np.array(c, dtype=object if isinstance(c[0], str) else None) for c in columns]
+    assert xml(Columns(header, arrays)) == xml(rows)  # numpy columns: the same cells
     monkeypatch.setattr(stressbook, "EXCEL_ROWS", 4)  # 3 rows a sheet
     as_rows = {  # the rows cut by hand, 3 a sheet, each sheet with the header
         "Sample events": [header, *rows[1:4]],
