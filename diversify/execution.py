@@ -152,6 +152,35 @@ def _stderr(text: str) -> None:
     print(f"diversify: {text}", file=sys.stderr)
 
 
+def _handshake(address: str) -> None:
+    """Dask's handshake with `address`, alone, before a Client is made: OSError unless a
+    Dask server answers it within CONNECT_TIMEOUT_S. Something else that accepts the
+    connection (a proxy, a web server) answers with bytes that Dask's client reads as
+    frame lengths: it then asked numpy for 3 EiB (MemoryError, exit 1) and spent 20 s
+    more closing itself."""
+    import asyncio
+
+    from distributed.comm import connect
+    from distributed.comm.addressing import get_address_host_port
+
+    get_address_host_port(address)  # ValueError: no address at all
+
+    async def shake() -> None:
+        comm = await connect(address, timeout=CONNECT_TIMEOUT_S)
+        await comm.close()
+
+    try:
+        asyncio.run(asyncio.wait_for(shake(), CONNECT_TIMEOUT_S))
+    except (OSError, TimeoutError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - whatever the bytes it sent made of Dask's reader
+        raise NotAScheduler(type(exc).__name__) from exc
+
+
+class NotAScheduler(OSError):
+    """Something accepted the connection and answered, but not Dask's handshake."""
+
+
 class Executor:
     """Runs lists of tasks here or on Dask; owns the local cluster it starts.
 
@@ -455,8 +484,20 @@ class Executor:
         dask.config.set({"distributed.comm.timeouts.connect": f"{CONNECT_TIMEOUT_S}s"})
         _quiet_logs(self.verbose)
         try:
+            _handshake(address)
             client = Client(address, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
-        except (OSError, TimeoutError, ValueError) as exc:
+        except NotAScheduler as exc:
+            raise UsageError(
+                f"{address} answers, but not as a Dask scheduler (another service there, or a "
+                "proxy?): give the address and port that `dask scheduler` printed, or run "
+                "without --scheduler"
+            ) from exc
+        except ValueError as exc:
+            raise UsageError(
+                f"--scheduler {address} is not a scheduler's address ({exc}): give it as "
+                "tcp://HOST:PORT, as `dask scheduler` prints it (tcp://10.0.0.5:8786, say)"
+            ) from exc
+        except (OSError, TimeoutError) as exc:
             raise UsageError(
                 f"no Dask scheduler answers at {address} (waited {CONNECT_TIMEOUT_S:g} s): "
                 f"{exc}. Start one (`dask scheduler`, then `dask worker {address}` on each "

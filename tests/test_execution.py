@@ -453,6 +453,82 @@ def test_a_scheduler_that_does_not_answer_is_a_usage_error_at_once(monkeypatch, 
     assert time.monotonic() - started < 8
 
 
+class _NotDask:
+    """A TCP server on 127.0.0.1 that is no Dask scheduler: it accepts every connection
+    and sends `reply` (an HTTP error, bytes that read as a frame count of 2^64 - 1, or
+    nothing at all), as a proxy or a web server on the address would."""
+
+    def __init__(self, reply: bytes) -> None:
+        self.reply, self.sock = reply, socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen()
+        self.address = f"tcp://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.held: list[socket.socket] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:  # closed
+                return
+            self.held.append(conn)  # kept open: a silent server never answers
+            if self.reply:
+                conn.sendall(self.reply)
+
+    def close(self) -> None:
+        self.sock.close()
+        for conn in self.held:
+            conn.close()
+
+
+@pytest.mark.parametrize(
+    "reply", [b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n", b"\xff" * 64]
+)
+def test_an_address_that_answers_but_not_as_a_dask_scheduler_is_a_usage_error_at_once(
+    reply, tmp_path
+):
+    """Found on a machine whose network proxy accepts every address: Dask's client read
+    the proxy's bytes as frame lengths and asked for 3 EiB (MemoryError, exit 1, then 20 s
+    closing). Now: exit 2 at once, a message that says what is there, nothing written."""
+    server = _NotDask(reply)
+    book = write_workbook(tmp_path / "ex2.xlsx", example_2())
+    try:
+        started = time.monotonic()
+        r = run("solve", book, "-o", tmp_path / "p.xlsx", "--scheduler", server.address, "--json")
+        elapsed = time.monotonic() - started
+    finally:
+        server.close()
+    assert r.exit_code == 2, r.output
+    assert f"{server.address} answers, but not as a Dask scheduler" in r.stderr
+    assert last_json(r)["status"] == "input_error"
+    assert elapsed < 8 and not (tmp_path / "p.xlsx").exists()
+
+
+@pytest.mark.parametrize("address", ["tcp://host:notaport", "foo://10.0.0.5:8786"])
+def test_a_scheduler_address_that_is_none_is_a_usage_error_that_shows_one(address, ex2_path):
+    r = run("solve", ex2_path, "--scheduler", address, "--json")
+    assert r.exit_code == 2, r.output
+    assert f"--scheduler {address} is not a scheduler's address" in r.stderr
+    assert "tcp://HOST:PORT" in r.stderr
+
+
+def test_an_address_that_accepts_and_stays_silent_is_a_usage_error_after_the_timeout(
+    monkeypatch, ex2_path
+):
+    monkeypatch.setattr(execution, "CONNECT_TIMEOUT_S", 1.0)
+    server = _NotDask(b"")
+    try:
+        started = time.monotonic()
+        r = run("solve", ex2_path, "--scheduler", server.address, "--json")
+        elapsed = time.monotonic() - started
+    finally:
+        server.close()
+    assert r.exit_code == 2, r.output
+    assert f"no Dask scheduler answers at {server.address}" in r.stderr
+    assert elapsed < 8
+
+
 @pytest.mark.slow
 def test_a_scheduler_that_does_not_answer_exits_2_within_about_ten_seconds(tmp_path):
     book = write_workbook(tmp_path / "ex2.xlsx", example_2())
