@@ -499,9 +499,9 @@ class Executor:
             ) from exc
         except (OSError, TimeoutError) as exc:
             raise UsageError(
-                f"no Dask scheduler answers at {address} (waited {CONNECT_TIMEOUT_S:g} s): "
-                f"{exc}. Start one (`dask scheduler`, then `dask worker {address}` on each "
-                "machine), or run without --scheduler"
+                f"no Dask scheduler answers at {address} (waited {CONNECT_TIMEOUT_S:g} s"
+                f"{': ' + str(exc) if str(exc) else ''}). Start one (`dask scheduler`, then "
+                f"`dask worker {address}` on each machine), or run without --scheduler"
             ) from exc
         try:
             client.wait_for_workers(1, timeout=CONNECT_TIMEOUT_S)
