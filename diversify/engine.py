@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 
@@ -32,6 +33,7 @@ from diversify.derive import (
 )
 from diversify.errors import DiversifyError, InfeasibleError
 from diversify.execution import Executor
+from diversify.files import replaced_atomically
 from diversify.model import SourcingModel, Starts, build_model, plan_binaries
 from diversify.program import Solution, solve_program
 from diversify.solver import SolveOptions, SolveReport, export_model, solve
@@ -239,8 +241,10 @@ def export_core_model(problem: Problem, scenarios: list[ScenarioData], path) -> 
     """Write the core model (all scenarios, settings' λ) as an LP or MPS file."""
     tree = scenario_tree(scenarios, problem.years, problem.settings.recourse)
     sm = build_model(problem, scenarios, tree, problem.settings.risk_aversion)
+    path = Path(path).resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
-    export_model(sm.model, path)
+    with replaced_atomically(path, suffix=path.suffix) as tmp:  # HiGHS: format by ending
+        export_model(sm.model, tmp)
 
 
 def evaluate(

@@ -10,7 +10,6 @@ import datetime as dt
 import math
 import os
 import sys
-import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +25,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from diversify.errors import OutputExistsError
+from diversify.files import replaced_atomically
 
 HEADER_FILL = PatternFill("solid", fgColor="1F4E78")
 HEADER_FONT = Font(bold=True, color="FFFFFF")
@@ -227,11 +227,11 @@ def save_atomic(
     The file gets the permissions of any file the planner creates (umask), not the
     owner-only ones of a temporary file.
     """
-    path = Path(path)
+    shown, path = path, Path(path).resolve()  # `new/../x.xlsx` is x.xlsx, `new` or not
     if path.exists() and not force:
-        raise OutputExistsError(f"{path} exists: pass --force to overwrite it")
+        raise OutputExistsError(f"{shown} exists: pass --force to overwrite it")
     if path.exists() and path.is_dir():
-        raise OutputExistsError(f"{path} is a directory")
+        raise OutputExistsError(f"{shown} is a directory")
     path.parent.mkdir(parents=True, exist_ok=True)
     for ws in wb.worksheets:  # printed or converted to PDF: landscape, one page wide
         ws.page_setup.orientation = "landscape"
@@ -242,23 +242,10 @@ def save_atomic(
         for title, sheet in (bulk or {}).items()
     }
     styles = {title: _bulk_styles(wb[title], sheet) for title, sheet in sheets.items()}
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            wb.save(fh)
+    with replaced_atomically(path) as tmp:
+        wb.save(tmp)
         if sheets:
-            _stream_sheets(Path(tmp), sheets, styles)
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+            _stream_sheets(tmp, sheets, styles)
 
 
 def _bulk_styles(ws: Worksheet, sheet: BulkSheet) -> tuple[str, dict[str, str]]:

@@ -28,7 +28,7 @@ from diversify.engine import (
     start_optimise,
     substitution_savings,
 )
-from diversify.errors import DiversifyError, InputError, Issue, OutputExistsError
+from diversify.errors import DiversifyError, InputError, Issue, OutputExistsError, UsageError
 from diversify.execution import Executor
 from diversify.planbook import plan_sheet, read_plan, split_plan_workbook, write_plan_workbook
 from diversify.reader import RawWorkbook, load_raw, parse
@@ -58,12 +58,15 @@ def read_input(path: Path) -> tuple[RawWorkbook, Problem]:
 
 
 def check_output(path: Path | None, force: bool, *inputs: Path) -> None:
-    """Refuse to overwrite an existing file without --force, and an input ever."""
-    if path is None or not Path(path).exists():
+    """Refuse to overwrite an existing file without --force, and an input ever. The
+    path as the file system will take it: `new/../in.xlsx` is in.xlsx even before `new`
+    exists (the writer makes it), so it is checked resolved (the input was overwritten)."""
+    if path is None:
         return
-    if any(Path(path).resolve() == Path(source).resolve() for source in inputs):
+    target = Path(path).resolve()
+    if any(target == Path(source).resolve() for source in inputs):
         raise OutputExistsError(f"{path} is an input of this command: write the output elsewhere")
-    if not force:
+    if target.exists() and not force:
         raise OutputExistsError(f"{path} exists: pass --force to overwrite it")
 
 
@@ -84,14 +87,18 @@ def solve_workbook(
     neither: decided by measurement); the figures do not depend on them."""
     start = time.perf_counter()
     check_output(output, force, input_path)
+    model_file = None if export_model is None else model_path(export_model, input_path)
+    check_output(model_file, force, input_path)
+    if model_file and output and Path(model_file).resolve() == Path(output).resolve():
+        raise UsageError(f"--export-model {export_model} is the plan workbook's own path")
     with Executor(workers, scheduler, verbose) as executor:  # a --scheduler is tried first
         progress("reading the workbook")
         raw, problem = read_input(input_path)
         scenarios = scenario_data(problem)
         options = settings_options(problem, verbose)
-        if export_model is not None:
+        if model_file is not None:
             progress("exporting the model")
-            export_core_model(problem, scenarios, model_path(export_model, input_path))
+            export_core_model(problem, scenarios, model_file)
         progress("solving the plan")
         if with_figures:  # --workers K > 1: the cluster starts while the model builds
             executor.expect(0.0)
@@ -358,6 +365,11 @@ def model_path(target: Path, input_path: Path) -> Path:
     target = Path(target)
     if target.suffix.lower() in (".lp", ".mps"):
         return target
+    if target.exists() and not target.is_dir():
+        raise UsageError(
+            f"--export-model {target} is a file but no .lp or .mps: name a model file "
+            "(models/mine.lp, models/mine.mps) or a folder (models/)"
+        )
     return target / f"{Path(input_path).stem}.lp"
 
 

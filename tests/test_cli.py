@@ -106,6 +106,41 @@ def test_existing_output_needs_force(ex2, tmp_path):
     assert out.read_bytes()[:2] == b"PK"
 
 
+def test_an_output_through_a_folder_not_yet_made_is_checked_where_it_lands(ex2, tmp_path):
+    """`-o new/../x.xlsx` is x.xlsx once the writer makes `new`: found overwriting the
+    input (with --force) and an existing file (without), as `new` did not exist when
+    they were checked. Both refused now, and no folder is made."""
+    before = ex2.read_bytes()
+    r = run("solve", ex2, "-o", tmp_path / "new" / ".." / ex2.name, "--force")
+    assert r.exit_code == 2 and "is an input of this command" in r.stderr
+    other = tmp_path / "other.xlsx"
+    other.write_bytes(b"precious")
+    r = run("solve", ex2, "-o", tmp_path / "new" / ".." / "other.xlsx")
+    assert r.exit_code == 2 and "pass --force" in r.stderr
+    assert ex2.read_bytes() == before and other.read_bytes() == b"precious"
+    assert not (tmp_path / "new").exists()
+
+
+def test_an_exported_model_is_never_overwritten_unasked_nor_left_half_written(ex2, tmp_path):
+    models = tmp_path / "models"
+    assert run("solve", ex2, "-o", tmp_path / "a.xlsx", "--export-model", models).exit_code == 0
+    lp = models / "ex2.lp"
+    written = lp.read_bytes()
+    assert written.startswith(b"\\") or b"obj" in written[:200].lower()
+    lp.write_bytes(b"precious")
+    r = run("solve", ex2, "-o", tmp_path / "b.xlsx", "--export-model", models)
+    assert r.exit_code == 2 and "pass --force" in r.stderr and lp.read_bytes() == b"precious"
+    assert not (tmp_path / "b.xlsx").exists()  # refused before anything was solved
+    r = run("solve", ex2, "-o", tmp_path / "b.xlsx", "--export-model", models, "--force")
+    assert r.exit_code == 0 and lp.read_bytes() == written
+    assert sorted(p.name for p in models.iterdir()) == ["ex2.lp"]  # no temporary file left
+    r = run("solve", ex2, "-o", tmp_path / "c.xlsx", "--export-model", ex2, "--force")
+    assert r.exit_code == 2 and "is a file but no .lp or .mps" in r.stderr
+    same = tmp_path / "m.lp"
+    r = run("solve", ex2, "-o", same, "--export-model", same, "--force")
+    assert r.exit_code == 2 and "is the plan workbook's own path" in r.stderr
+
+
 def test_infeasible_rules_exit_3_and_write_nothing(tmp_path):
     sheets = example_2()
     sheets["Policy"] = [["rule", "value"], ["min_suppliers", 3]]
