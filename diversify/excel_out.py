@@ -24,7 +24,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from diversify.errors import OutputExistsError
+from diversify.errors import OutputExistsError, UsageError
 from diversify.files import replaced_atomically
 
 HEADER_FILL = PatternFill("solid", fgColor="1F4E78")
@@ -214,6 +214,16 @@ def table_sheet(df: pd.DataFrame, formats: dict[str, str] | None = None) -> Bulk
     return BulkSheet(columns, {str(k): v for k, v in (formats or {}).items()}, column_widths(df))
 
 
+def check_workbook_name(path: Path) -> None:
+    """An output workbook is named .xlsx: Excel and LibreOffice open a file by its ending
+    (a plan written as plan.csv opened as garbled text, one without an ending not at all)."""
+    if Path(path).suffix.lower() != ".xlsx":
+        raise UsageError(
+            f"{path}: the output is an Excel workbook, so its name ends in .xlsx "
+            f"({Path(path).with_suffix('.xlsx').name}, say)"
+        )
+
+
 def save_atomic(
     wb: Workbook,
     path: Path,
@@ -227,6 +237,7 @@ def save_atomic(
     The file gets the permissions of any file the planner creates (umask), not the
     owner-only ones of a temporary file.
     """
+    check_workbook_name(path)
     shown, path = path, Path(path).resolve()  # `new/../x.xlsx` is x.xlsx, `new` or not
     if path.exists() and not force:
         raise OutputExistsError(f"{shown} exists: pass --force to overwrite it")

@@ -29,6 +29,7 @@ from diversify.engine import (
     substitution_savings,
 )
 from diversify.errors import DiversifyError, InputError, Issue, OutputExistsError, UsageError
+from diversify.excel_out import check_workbook_name
 from diversify.execution import Executor
 from diversify.planbook import plan_sheet, read_plan, split_plan_workbook, write_plan_workbook
 from diversify.reader import RawWorkbook, load_raw, parse
@@ -57,12 +58,15 @@ def read_input(path: Path) -> tuple[RawWorkbook, Problem]:
     return raw, parse(raw)
 
 
-def check_output(path: Path | None, force: bool, *inputs: Path) -> None:
-    """Refuse to overwrite an existing file without --force, and an input ever. The
-    path as the file system will take it: `new/../in.xlsx` is in.xlsx even before `new`
-    exists (the writer makes it), so it is checked resolved (the input was overwritten)."""
+def check_output(path: Path | None, force: bool, *inputs: Path, workbook: bool = True) -> None:
+    """Refuse to overwrite an existing file without --force, an input ever, and (with
+    `workbook`; a model file is .lp or .mps) a workbook not named .xlsx. The path is
+    checked as the file system will take it: `new/../in.xlsx` is in.xlsx even before
+    the writer makes `new` (unresolved, the input was overwritten)."""
     if path is None:
         return
+    if workbook:
+        check_workbook_name(path)
     target = Path(path).resolve()
     if any(target == Path(source).resolve() for source in inputs):
         raise OutputExistsError(f"{path} is an input of this command: write the output elsewhere")
@@ -88,9 +92,7 @@ def solve_workbook(
     start = time.perf_counter()
     check_output(output, force, input_path)
     model_file = None if export_model is None else model_path(export_model, input_path)
-    check_output(model_file, force, input_path)
-    if model_file and output and Path(model_file).resolve() == Path(output).resolve():
-        raise UsageError(f"--export-model {export_model} is the plan workbook's own path")
+    check_output(model_file, force, input_path, workbook=False)  # (-o is .xlsx, so not it)
     with Executor(workers, scheduler, verbose) as executor:  # a --scheduler is tried first
         progress("reading the workbook")
         raw, problem = read_input(input_path)

@@ -136,9 +136,10 @@ def test_an_exported_model_is_never_overwritten_unasked_nor_left_half_written(ex
     assert sorted(p.name for p in models.iterdir()) == ["ex2.lp"]  # no temporary file left
     r = run("solve", ex2, "-o", tmp_path / "c.xlsx", "--export-model", ex2, "--force")
     assert r.exit_code == 2 and "is a file but no .lp or .mps" in r.stderr
-    same = tmp_path / "m.lp"
-    r = run("solve", ex2, "-o", same, "--export-model", same, "--force")
-    assert r.exit_code == 2 and "is the plan workbook's own path" in r.stderr
+    for name in ("m.lp", "plan.csv", "plan"):  # a workbook is .xlsx, or Excel cannot open it
+        r = run("solve", ex2, "-o", tmp_path / name, "--force")
+        assert r.exit_code == 2 and "its name ends in .xlsx" in r.stderr
+        assert not (tmp_path / name).exists()
 
 
 def test_infeasible_rules_exit_3_and_write_nothing(tmp_path):
