@@ -220,7 +220,8 @@ def scenarios_workbook(
     warnings = list(problem.warnings)
     if output is not None:
         progress("writing the workbook")
-        wb = load_workbook(input_path)
+        with open(input_path, "rb") as fh:  # by content, whatever its name ends in
+            wb = load_workbook(fh)
         bulk = {"Scenarios": scenario_rows(drawn), "Disruptions": disruption_rows(drawn)}
         for sheet in bulk:
             old = [n for n in wb.sheetnames if n.strip().lower() == sheet.lower()]

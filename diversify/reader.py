@@ -115,18 +115,21 @@ def load_raw(
     if not path.is_file():
         raise InputError([Issue(None, None, None, f"{path}: no such file")])
     uncached = _uncached_formulas(path)
-    try:
-        wb = load_workbook(path, read_only=True, data_only=True)
-    except Exception as e:  # openpyxl raises many kinds on a corrupt file
-        raise _unreadable(path, e) from e
-    try:
-        sheets = {
-            ws.title: _sheet_rows(ws) for ws in wb.worksheets if keep is None or keep(ws.title)
-        }
-    except Exception as e:
-        raise _unreadable(path, e) from e
-    finally:
-        wb.close()
+    # opened here, not by name: openpyxl refuses a name that does not end in .xlsx (an
+    # .xlsx workbook saved as .xls, say), and the guard has checked what the file holds
+    with path.open("rb") as fh:
+        try:
+            wb = load_workbook(fh, read_only=True, data_only=True)
+        except Exception as e:  # openpyxl raises many kinds on a corrupt file
+            raise _unreadable(path, e) from e
+        try:
+            sheets = {
+                ws.title: _sheet_rows(ws) for ws in wb.worksheets if keep is None or keep(ws.title)
+            }
+        except Exception as e:
+            raise _unreadable(path, e) from e
+        finally:
+            wb.close()
     return RawWorkbook(sheets, {name: set(uncached.get(name, ())) for name in sheets})
 
 

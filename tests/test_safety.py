@@ -11,9 +11,11 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from workbooks import example_2, write_workbook
 
 from diversify import safety
 from diversify.errors import InputError
+from diversify.reader import read_problem
 from diversify.safety import assert_defusedxml, inspect_workbook
 
 MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
@@ -190,6 +192,18 @@ def test_ole2_xls_or_encrypted(tmp_path):
     (tmp_path / "o.xlsx").write_bytes(safety.OLE2 + bytes(600))
     message = str(refused(tmp_path / "o.xlsx"))
     assert ".xls" in message and "save it as an unencrypted .xlsx workbook" in message
+
+
+@pytest.mark.parametrize("name", ["mine.xls", "mine.XLSX", "mine"])
+def test_an_xlsx_workbook_whatever_its_name_ends_in_is_read_by_what_it_holds(tmp_path, name):
+    """Saved as .xls (or with no ending) but an .xlsx inside: openpyxl refused it by its
+    name ("does not support the old .xls file format, please use xlrd"); the guard has
+    checked the content, so it is read like any other."""
+    original = write_workbook(tmp_path / "ex2.xlsx", example_2())
+    renamed = tmp_path / name
+    renamed.write_bytes(original.read_bytes())
+    a, b = read_problem(original), read_problem(renamed)
+    assert (a.years, a.offers, a.demand_t) == (b.years, b.offers, b.demand_t)
 
 
 def test_corrupt_and_truncated_zip(tmp_path):
