@@ -112,6 +112,8 @@ def load_raw(
     """Read every sheet's cells (those whose title `keep` accepts, if given); `InputError`
     when the file is missing or not an .xlsx."""
     path = Path(path)
+    if path.is_dir():
+        raise InputError([Issue(None, None, None, f"{path} is a folder: name the workbook in it")])
     if not path.is_file():
         raise InputError([Issue(None, None, None, f"{path}: no such file")])
     uncached = _uncached_formulas(path)

@@ -170,6 +170,8 @@ def test_a_1_mb_workbook_is_fast(tmp_path):
 def test_missing_file_and_folder(tmp_path):
     assert "no such file" in str(refused(tmp_path / "nope.xlsx"))
     assert "folder" in str(refused(tmp_path))
+    with pytest.raises(InputError, match="is a folder: name the workbook in it"):
+        read_problem(tmp_path)  # as every command reads it
 
 
 def test_empty_file(tmp_path):
