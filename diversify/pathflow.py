@@ -28,7 +28,18 @@ from numba import njit
 EMPTY_T = 1e-12  # t: a source, a demand or an arc's room below this is spent (rounding)
 
 
-@njit(cache=True)
+def _compiled(fn):
+    """numba's njit, its machine code cached on disk (beside this module, else in the
+    user's cache folder) where one can be written; where none can (a read-only install
+    and home: a cluster's container, say) numba refuses at import ("no locator
+    available"), so it is then compiled afresh in each process (2.6 s) instead."""
+    try:
+        return njit(cache=True)(fn)
+    except RuntimeError:
+        return njit(fn)
+
+
+@_compiled
 def _case(r, z_cap, z_cost, hold, pen, room, stock, left, price):  # pragma: no cover - numba
     years = r.shape[0]
     for t in range(years):
@@ -67,7 +78,7 @@ def _case(r, z_cap, z_cost, hold, pen, room, stock, left, price):  # pragma: no 
     return cost, short
 
 
-@njit(cache=True)
+@_compiled
 def _cases(rhs, z_upper, z_cost, hold, pen, room):  # pragma: no cover - numba
     n, years = rhs.shape
     cost, short = np.zeros(n), np.zeros(n)

@@ -745,3 +745,23 @@ def test_sample_events_past_excels_row_limit_continue_on_more_sheets(tmp_path, m
     events = [r for s in sheets for r in s[1:]]
     samples = [r[0] for r in events]
     assert samples == sorted(samples) and wb.sheetnames[-1] == "Run"
+
+
+def test_the_flows_compile_where_no_cache_can_be_written(monkeypatch):
+    """A read-only install with no writable home (a cluster's container): numba's
+    cache=True raised "no locator available" at import, so stress failed there. The
+    flows are then compiled without a cache, and give the same answer."""
+    from numba.core import caching
+
+    from diversify import pathflow
+
+    monkeypatch.setattr(caching.CacheImpl, "_locator_classes", [])  # nowhere to cache
+
+    def double(x):
+        return 2.0 * x
+
+    with pytest.raises(RuntimeError, match="no locator"):  # what numba does by itself
+        from numba import njit
+
+        njit(cache=True)(double)
+    assert pathflow._compiled(double)(3.5) == 7.0
