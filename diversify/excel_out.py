@@ -10,7 +10,7 @@ import datetime as dt
 import math
 import os
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -229,8 +229,10 @@ def save_atomic(
     path: Path,
     force: bool,
     bulk: dict[str, Iterable[Sequence] | BulkSheet] | None = None,
+    verify: Callable[[Path], None] | None = None,
 ) -> None:
-    """Write to a temporary file beside the target, then rename it into place.
+    """Write to a temporary file beside the target, then rename it into place
+    (`verify`, given, sees the written file first and may refuse it: nothing is left).
 
     `bulk`: sheet title -> its rows (or a `BulkSheet`); each titled sheet must exist in
     `wb` (left empty) and its XML is streamed in place of the empty one.
@@ -257,6 +259,8 @@ def save_atomic(
         wb.save(tmp)
         if sheets:
             _stream_sheets(tmp, sheets, styles)
+        if verify is not None:
+            verify(tmp)
 
 
 def _bulk_styles(ws: Worksheet, sheet: BulkSheet) -> tuple[str, dict[str, str]]:

@@ -231,10 +231,39 @@ def scenarios_workbook(
                 warnings.append(f"{sheet}: the {gone} row(s) of the input were replaced")
                 wb.remove(wb[old[0]])
             wb.create_sheet(sheet, position)
-        save_atomic(wb, output, force, bulk)
+        _readable_input(bulk, samples)
+        save_atomic(wb, output, force, bulk, verify=lambda tmp: _readable_input(bulk, samples, tmp))
     return SampledScenarios(
         samples, seed, len(drawn.names), drawn.probabilities[0], output, warnings
     )
+
+
+def _readable_input(bulk: dict[str, list[list]], samples: int, path: Path | None = None) -> None:
+    """`scenarios` writes an input workbook (SPEC §7): never one the input guard refuses,
+    which `solve` could not read (100,000 samples of large: 1.7 million Disruptions rows,
+    a sheet of 377 MiB). The sheets' rows and cells are counted first; the written file
+    (`path`) is then checked as `solve` will check it. UsageError, with about how many
+    samples would fit."""
+    from diversify.safety import MAX_CELLS, MAX_ROWS, MAX_TOTAL_BYTES, inspect_workbook
+
+    rows = {name: len(table) for name, table in bulk.items()}  # the header's included
+    cells = max(sum(map(len, table)) for table in bulk.values())
+    share = min(MAX_ROWS / max(rows.values()), MAX_CELLS / max(1, cells))
+    try:
+        if share < 1:
+            raise InputError([Issue(None, None, None, "too many rows or cells")])
+        if path is not None:
+            inspect_workbook(path)
+    except InputError as exc:
+        fit = max(1, int(samples * min(share, 0.9)))
+        counts = " and ".join(f"{n - 1:,} {name} rows" for name, n in rows.items())
+        raise UsageError(
+            f"{samples:,} samples make {counts}: more than an input workbook may hold "
+            f"({MAX_ROWS:,} rows and {MAX_CELLS:,} cells a sheet, {MAX_TOTAL_BYTES >> 20} MiB "
+            f"in all), so `solve` could not read it. Use fewer samples (about {fit:,} fit), "
+            "or test a plan on this many with `diversify stress`, which needs no workbook "
+            "of them"
+        ) from exc
 
 
 def stress_workbook(

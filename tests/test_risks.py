@@ -627,6 +627,28 @@ def test_scenarios_writes_a_solvable_copy(tmp_path):
     assert solved.exit_code == 0, solved.output
 
 
+@pytest.mark.parametrize("limit", ["rows", "bytes"])
+def test_scenarios_never_writes_a_workbook_that_solve_would_refuse(tmp_path, monkeypatch, limit):
+    """100,000 samples of the large benchmark made 1.7 million Disruptions rows, a
+    workbook the input guard then refused ("would unpack to 377 MiB"): `solve` could not
+    read what `scenarios` wrote. Now exit 2, nothing written, and how many samples fit;
+    by rows and cells (counted before writing) or by what the guard finds in the file."""
+    from diversify import safety
+
+    if limit == "rows":
+        monkeypatch.setattr(safety, "MAX_ROWS", 20)  # the output: 37 Disruptions rows
+    else:
+        monkeypatch.setattr(safety, "MAX_TOTAL_BYTES", 30_000)  # in 24 KB, out 37 KB
+    src = with_risks(tmp_path, ["stop", "supplier", "A", "M", 0.3, None, None, 1, 2, 0, 1, 0.5, 3])
+    out = tmp_path / "sampled.xlsx"
+    result = run(src, "-o", out, "--samples", 400, "--json", command="scenarios")
+    assert result.exit_code == 2, result.output
+    assert "more than an input workbook may hold" in result.stderr
+    assert "so `solve` could not read it" in result.stderr and " fit)" in result.stderr
+    assert json.loads(result.stdout.splitlines()[-1])["status"] == "input_error"
+    assert [p.name for p in tmp_path.iterdir()] == [src.name]  # no output, no temporary file
+
+
 def test_scenarios_replaces_existing_sheets_with_a_warning(tmp_path):
     sheets = BASE | {
         "Scenarios": [["scenario", "probability"], ["a", 0.5], ["b", 0.5]],
