@@ -116,7 +116,7 @@ def load_raw(
         raise InputError([Issue(None, None, None, f"{path} is a folder: name the workbook in it")])
     if not path.is_file():
         raise InputError([Issue(None, None, None, f"{path}: no such file")])
-    uncached = _uncached_formulas(path)
+    uncached = _uncached_formulas(path, keep)
     # opened here, not by name: openpyxl refuses a name that does not end in .xlsx (an
     # .xlsx workbook saved as .xls, say), and the guard has checked what the file holds
     with path.open("rb") as fh:
@@ -135,13 +135,15 @@ def load_raw(
     return RawWorkbook(sheets, {name: set(uncached.get(name, ())) for name in sheets})
 
 
-def _uncached_formulas(path: Path) -> dict[str, set[tuple[int, int]]]:
+def _uncached_formulas(
+    path: Path, keep: Callable[[str], bool] | None = None
+) -> dict[str, set[tuple[int, int]]]:
     """Formula cells without a saved result, from the safety guard (which may reject the file)."""
     try:
         from diversify.safety import inspect_workbook
     except ImportError:  # the guard is optional: without it no formula is flagged
         return {}
-    scan = inspect_workbook(path)
+    scan = inspect_workbook(path, keep)
     return {name: set(sheet.uncached_formulas) for name, sheet in scan.sheets.items()}
 
 

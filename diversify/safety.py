@@ -73,8 +73,14 @@ def assert_defusedxml() -> None:
         raise RuntimeError("openpyxl does not parse XML through defusedxml")
 
 
-def inspect_workbook(path: str | os.PathLike[str]) -> WorkbookScan:
-    """Check an .xlsx file is safe to hand to openpyxl; `InputError` says why it is not."""
+def inspect_workbook(
+    path: str | os.PathLike[str], keep: Callable[[str], bool] | None = None
+) -> WorkbookScan:
+    """Check an .xlsx file is safe to hand to openpyxl; `InputError` says why it is not.
+    `keep`: the sheets that will be read (their titles; all when None) are scanned cell
+    by cell within the limits; the others, never read, only for what any XML part is
+    checked for (a plan's results tables grow with its scenarios: a large plan's
+    Recovery sheet must not stop `evaluate` or `stress`, which read its Plan sheet)."""
     assert_defusedxml()
     path = Path(path)
     _sniff(path)
@@ -82,7 +88,7 @@ def inspect_workbook(path: str | os.PathLike[str]) -> WorkbookScan:
         with path.open("rb") as f:
             _check_directory(path, f)
             with zipfile.ZipFile(f) as zf:
-                return _Archive(path, zf).scan()
+                return _Archive(path, zf).scan(keep)
     except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, ValueError) as e:
         raise _refuse(
             f"{path} is damaged, not a readable .xlsx workbook ({e}); "
@@ -218,7 +224,7 @@ class _Archive:
         self.elements = 0  # XML elements read in sheets so far
         self.parsed: set[str] = set()
 
-    def scan(self) -> WorkbookScan:
+    def scan(self, keep: Callable[[str], bool] | None = None) -> WorkbookScan:
         self.check_sizes()
         self.refuse_opendocument()
         for required in ("[Content_Types].xml", "xl/workbook.xml"):
@@ -234,6 +240,8 @@ class _Archive:
         for name, (kind, part) in sheets.items():
             if part not in self.names:
                 raise _refuse(f"{self.path} is damaged: part {part} is missing; {RESAVE}", name)
+            if keep is not None and not keep(name):
+                continue  # parsed below, as every other part
             scans[name] = _scan_sheet(self, name, part) if kind == "worksheet" else SheetScan()
         for name in sorted(self.names - self.parsed):  # an entity attack in any other part
             if name.lower().endswith((".xml", ".rels")):

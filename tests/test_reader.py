@@ -870,13 +870,13 @@ def test_load_raw_takes_uncached_formulas_from_the_safety_guard(tmp_path, monkey
         sheets={"Materials": types.SimpleNamespace(uncached_formulas={(2, 2)})}
     )
     guard = types.ModuleType("diversify.safety")
-    guard.inspect_workbook = lambda p: scan
+    guard.inspect_workbook = lambda p, keep=None: scan
     monkeypatch.setitem(sys.modules, "diversify.safety", guard)
     raw = load_raw(path)
     assert raw.uncached_formulas["Materials"] == {(2, 2)}
     assert raw.uncached_formulas["Demand"] == set()
 
-    def reject(p):
+    def reject(p, keep=None):
         raise InputError([Issue(None, None, None, "hostile")])
 
     guard.inspect_workbook = reject

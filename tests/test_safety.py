@@ -251,6 +251,24 @@ def test_billion_laughs_in_a_sheet(tmp_path):
     assert error.issues[0].sheet == "Data"
 
 
+def test_sheets_that_will_not_be_read_are_not_held_to_the_cell_limits(tmp_path, monkeypatch):
+    """A plan's results tables grow with its scenarios; `evaluate` and `stress` read its
+    Plan and input sheets alone. A results sheet past the cell limit stopped them
+    (found with the limit lowered: a plan of ~500 scenarios of large has one). Sheets
+    that will not be read are parsed only as every other XML part is: an entity attack
+    there is still refused."""
+    body = "".join(f'<row r="{r}"><c r="A{r}"><v>{r}</v></c></row>' for r in range(1, 51))
+    path = craft(tmp_path / "w.xlsx", sheet_xml(body))
+    monkeypatch.setattr(safety, "MAX_CELLS", 20)
+    assert "more than 20 cells" in str(refused(path))
+    assert inspect_workbook(path, keep=lambda title: title != "Data").sheets == {}
+    bomb = BILLION_LAUGHS + sheet_xml(
+        '<row r="1"><c r="A1" t="inlineStr"><is><t>&lol9;</t></is></c></row>'
+    )
+    with pytest.raises(InputError, match="entit"):
+        inspect_workbook(craft(tmp_path / "b.xlsx", bomb), keep=lambda title: False)
+
+
 def test_billion_laughs_in_the_workbook(tmp_path):
     workbook = WORKBOOK.replace('name="Data"', 'name="&lol9;"')
     error = refused(
