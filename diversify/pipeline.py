@@ -231,39 +231,71 @@ def scenarios_workbook(
                 warnings.append(f"{sheet}: the {gone} row(s) of the input were replaced")
                 wb.remove(wb[old[0]])
             wb.create_sheet(sheet, position)
-        _readable_input(bulk, samples)
-        save_atomic(wb, output, force, bulk, verify=lambda tmp: _readable_input(bulk, samples, tmp))
+        if (share := _input_share(bulk)) < 1:
+            raise _too_many_samples(problem, bulk, samples, seed, share)
+
+        def readable(tmp: Path) -> None:  # as `solve` will check it (bytes, XML elements)
+            from diversify.safety import inspect_workbook
+
+            try:
+                inspect_workbook(tmp)
+            except InputError as exc:
+                said = exc.issues[0].message.replace(str(tmp), str(output))
+                raise _too_many_samples(problem, bulk, samples, seed, 1.0, said) from exc
+
+        save_atomic(wb, output, force, bulk, verify=readable)
     return SampledScenarios(
         samples, seed, len(drawn.names), drawn.probabilities[0], output, warnings
     )
 
 
-def _readable_input(bulk: dict[str, list[list]], samples: int, path: Path | None = None) -> None:
-    """`scenarios` writes an input workbook (SPEC §7): never one the input guard refuses,
-    which `solve` could not read (100,000 samples of large: 1.7 million Disruptions rows,
-    a sheet of 377 MiB). The sheets' rows and cells are counted first; the written file
-    (`path`) is then checked as `solve` will check it. UsageError, with about how many
-    samples would fit."""
-    from diversify.safety import MAX_CELLS, MAX_ROWS, MAX_TOTAL_BYTES, inspect_workbook
+def _input_share(bulk: dict[str, list[list]]) -> float:
+    """How many times over the sampled sheets fit the rows and cells a sheet of an input
+    workbook may hold (`safety`'s limits; below 1: too many)."""
+    from diversify.safety import MAX_CELLS, MAX_ROWS
 
-    rows = {name: len(table) for name, table in bulk.items()}  # the header's included
+    rows = max(map(len, bulk.values()))  # the header's included
     cells = max(sum(map(len, table)) for table in bulk.values())
-    share = min(MAX_ROWS / max(rows.values()), MAX_CELLS / max(1, cells))
-    try:
-        if share < 1:
-            raise InputError([Issue(None, None, None, "too many rows or cells")])
-        if path is not None:
-            inspect_workbook(path)
-    except InputError as exc:
-        fit = max(1, int(samples * min(share, 0.9)))
-        counts = " and ".join(f"{n - 1:,} {name} rows" for name, n in rows.items())
-        raise UsageError(
-            f"{samples:,} samples make {counts}: more than an input workbook may hold "
-            f"({MAX_ROWS:,} rows and {MAX_CELLS:,} cells a sheet, {MAX_TOTAL_BYTES >> 20} MiB "
-            f"in all), so `solve` could not read it. Use fewer samples (about {fit:,} fit), "
-            "or test a plan on this many with `diversify stress`, which needs no workbook "
-            "of them"
-        ) from exc
+    return min(MAX_ROWS / max(1, rows), MAX_CELLS / max(1, cells))
+
+
+def _too_many_samples(
+    problem: Problem,
+    bulk: dict[str, list[list]],
+    samples: int,
+    seed: int,
+    share: float,
+    refused: str | None = None,
+) -> UsageError:
+    """`scenarios` writes an input workbook (SPEC §7), never one the input guard refuses
+    and `solve` could not read (100,000 samples of large: 1.7 million Disruptions rows,
+    377 MiB): the error. Past the rows and cells a sheet may hold (`share` < 1) it says
+    how many samples fit: fewer samples merge less, so the count is found by drawing
+    again (a few rounds), not scaled from this draw. `refused`: what the guard said of
+    the written file instead (its bytes, its XML elements)."""
+    from diversify.risks import disruption_rows, draw, scenario_rows
+    from diversify.safety import MAX_CELLS, MAX_ROWS
+
+    counts = " and ".join(f"{len(table) - 1:,} {name} rows" for name, table in bulk.items())
+    if refused is not None:
+        return UsageError(
+            f"{samples:,} samples make {counts}, a workbook the input guard refuses "
+            f"({refused}), so `solve` could not read it. Use fewer samples, or test a plan "
+            "on this many with `diversify stress`, which needs no workbook of them"
+        )
+    fit = samples
+    for _ in range(10):
+        fit = max(1, int(fit * min(share, 1.0) * 0.95))
+        drawn = draw(problem, fit, seed)
+        share = _input_share({"s": scenario_rows(drawn), "d": disruption_rows(drawn)})
+        if share >= 1 or fit == 1:
+            break
+    return UsageError(
+        f"{samples:,} samples make {counts}: more than an input workbook may hold "
+        f"({MAX_ROWS:,} rows and {MAX_CELLS:,} cells a sheet), so `solve` could not read "
+        f"it. Use fewer samples ({fit:,} fit), or test a plan on this many with `diversify "
+        "stress`, which needs no workbook of them"
+    )
 
 
 def stress_workbook(
