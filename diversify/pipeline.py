@@ -220,9 +220,11 @@ def scenarios_workbook(
     warnings = list(problem.warnings)
     if output is not None:
         progress("writing the workbook")
+        bulk = {"Scenarios": scenario_rows(drawn), "Disruptions": disruption_rows(drawn)}
+        if (share := _input_share(bulk)) < 1:
+            raise _too_many_samples(problem, bulk, samples, seed, share)
         with open(input_path, "rb") as fh:  # by content, whatever its name ends in
             wb = load_workbook(fh)
-        bulk = {"Scenarios": scenario_rows(drawn), "Disruptions": disruption_rows(drawn)}
         for sheet in bulk:
             old = [n for n in wb.sheetnames if n.strip().lower() == sheet.lower()]
             position = wb.sheetnames.index(old[0]) if old else len(wb.sheetnames)
@@ -231,8 +233,6 @@ def scenarios_workbook(
                 warnings.append(f"{sheet}: the {gone} row(s) of the input were replaced")
                 wb.remove(wb[old[0]])
             wb.create_sheet(sheet, position)
-        if (share := _input_share(bulk)) < 1:
-            raise _too_many_samples(problem, bulk, samples, seed, share)
 
         def readable(tmp: Path) -> None:  # as `solve` will check it (bytes, XML elements)
             from diversify.safety import inspect_workbook
