@@ -242,7 +242,6 @@ def export_core_model(problem: Problem, scenarios: list[ScenarioData], path) -> 
     tree = scenario_tree(scenarios, problem.years, problem.settings.recourse)
     sm = build_model(problem, scenarios, tree, problem.settings.risk_aversion)
     path = Path(path).resolve()
-    path.parent.mkdir(parents=True, exist_ok=True)
     with replaced_atomically(path, suffix=path.suffix) as tmp:  # HiGHS: format by ending
         export_model(sm.model, tmp)
 

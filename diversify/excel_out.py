@@ -245,7 +245,6 @@ def save_atomic(
         raise OutputExistsError(f"{shown} exists: pass --force to overwrite it")
     if path.exists() and path.is_dir():
         raise OutputExistsError(f"{shown} is a directory")
-    path.parent.mkdir(parents=True, exist_ok=True)
     for ws in wb.worksheets:  # printed or converted to PDF: landscape, one page wide
         ws.page_setup.orientation = "landscape"
         ws.sheet_properties.pageSetUpPr.fitToPage = True

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -39,8 +40,10 @@ def test_a_crash_while_writing_leaves_no_file(tmp_path, monkeypatch):
     src = write_workbook(tmp_path / "in.xlsx", example_2())
     out = tmp_path / "plan.xlsx"
 
-    def boom(self, filename):
-        Path(getattr(filename, "name", filename)).write_bytes(b"half a workbook")
+    def boom(self, filename):  # where it was asked to write: a path, or an open file
+        Path(filename if isinstance(filename, str | os.PathLike) else filename.name).write_bytes(
+            b"half a workbook"
+        )
         raise OSError("disk full")
 
     monkeypatch.setattr("openpyxl.workbook.workbook.Workbook.save", boom)
