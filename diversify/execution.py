@@ -48,6 +48,7 @@ from diversify.errors import DiversifyError, UsageError
 T = TypeVar("T")
 
 CONNECT_TIMEOUT_S = 10.0  # a --scheduler that does not answer: exit 2 after this long
+DASHBOARD_PROBE_S = 2.0  # --verbose: how long the dashboard's page may take to answer
 # scheduling cost of one Dask task on the 2-vCPU benchmark machine (a no-op task, end
 # to end: 1.5 ms idle, 2.5-7 ms under other runs' load); tasks are batched to take at
 # least 20 times the loaded cost: overhead <= 5 % even then
@@ -552,11 +553,12 @@ class Executor:
         if not self.verbose:
             return
         link = getattr(self._client, "dashboard_link", None)
-        has_bokeh = _module_exists("bokeh")
-        if link and (has_bokeh or self.scheduler is not None):
+        if link and _serves(link):
             self.log(f"{self.where}; Dask dashboard at {link}")
-        else:
+        elif self.scheduler is None:
             self.log(f"{self.where}; no Dask dashboard (pip install bokeh for one)")
+        else:  # a scheduler's HTTP server runs without a dashboard (--no-dashboard, no bokeh)
+            self.log(f"{self.where}; its scheduler serves no Dask dashboard")
 
 
 class _Beside:
@@ -624,7 +626,16 @@ def _quiet_logs(verbose: bool) -> None:
         logging.getLogger(name).setLevel(level)
 
 
-def _module_exists(name: str) -> bool:
-    import importlib.util
+def _serves(link: str, timeout_s: float = DASHBOARD_PROBE_S) -> bool:
+    """Does the dashboard's page answer? A scheduler reports its HTTP server's port as
+    its dashboard even when it runs none (`dask scheduler --no-dashboard`, or no bokeh
+    where it runs): the page is then "404 Not Found". Asked directly, as the client
+    reaches the scheduler (no proxy from the environment)."""
+    import urllib.request
 
-    return importlib.util.find_spec(name) is not None
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(link, timeout=timeout_s) as reply:
+            return reply.status == 200
+    except (OSError, ValueError):  # (urllib's HTTPError, URLError and timeouts are OSErrors)
+        return False

@@ -615,6 +615,39 @@ def test_verbose_names_where_the_work_runs_and_the_dashboard():
     assert any("dashboard" in line for line in lines)
 
 
+def test_verbose_says_when_a_schedulers_dashboard_serves_nothing(scheduler):
+    """The fixture's scheduler runs --no-dashboard, yet reports its HTTP port as one."""
+    lines: list[str] = []
+    with Executor(scheduler=scheduler, verbose=True, log=lines.append) as ex:
+        assert ex.map(dask_tasks.square_slowly, range(2), shared=0.0, seconds_each=0.0) == [0, 1]
+    assert any("serves no Dask dashboard" in line for line in lines), lines
+    assert not any("http" in line for line in lines), lines
+
+
+@pytest.mark.parametrize("code, serves", [(200, True), (404, False)])
+def test_a_dashboard_link_counts_only_when_its_page_answers(code, serves):
+    import http.server
+
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's name
+            self.send_response(code)
+            self.end_headers()
+            self.wfile.write(b"dashboard")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Page)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        assert execution._serves(f"http://127.0.0.1:{server.server_port}/status") is serves
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert execution._serves(f"http://127.0.0.1:{free_port()}/status") is False  # nothing there
+
+
 @pytest.mark.slow
 def test_ctrl_c_on_the_command_line_writes_nothing_and_leaves_no_process(tmp_path):
     """A real SIGINT to the command's process group, as a terminal sends it, while two
