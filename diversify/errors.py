@@ -20,7 +20,9 @@ class Issue:
             for p in (
                 f"sheet {self.sheet}" if self.sheet else None,
                 f"row {self.row}" if self.row else None,
-                f"column {self.column}" if self.column else None,
+                f"{'option' if self.column.startswith('-') else 'column'} {self.column}"
+                if self.column
+                else None,
             )
             if p
         ]

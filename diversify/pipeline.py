@@ -55,7 +55,34 @@ class Run:
 def read_input(path: Path) -> tuple[RawWorkbook, Problem]:
     """Guard the file, read it, validate it (InputError with every issue)."""
     raw = load_raw(path)
-    return raw, parse(raw)
+    try:
+        return raw, parse(raw)
+    except InputError as exc:
+        inputs, plan = split_plan_workbook(raw)
+        if plan is None or not inputs or "settings" in {s.strip().lower() for s in raw.sheets}:
+            raise
+        raise InputError([_a_plan_not_an_input(path, raw)]) from exc
+
+
+def _a_plan_not_an_input(path: Path, raw: RawWorkbook) -> Issue:
+    """A plan workbook given where an input belongs: one issue, not one per sheet."""
+    run = {
+        str(row[0].value).strip(): row[1].value
+        for name, rows in raw.sheets.items()
+        if name.strip().lower() == "run"
+        for row in rows
+        if len(row) >= 2 and row[0].value is not None
+    }
+    source = run.get("input_file")
+    origin = f" ({source}, as its Run sheet says)" if source else ""
+    return Issue(
+        None,
+        None,
+        None,
+        f"{path} is a plan workbook written by diversify, not an input workbook: give the "
+        f"input workbook it was solved from{origin}, or re-cost its plan with "
+        f"`diversify evaluate {path} -o ...`",
+    )
 
 
 def check_output(path: Path | None, force: bool, *inputs: Path, workbook: bool = True) -> None:

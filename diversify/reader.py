@@ -49,6 +49,7 @@ from diversify.schema import (
 MAX_ABS = 1e12  # SPEC §2: larger numbers are input errors
 PROBABILITY_TOL = 1e-6
 BASE = "base"  # the one scenario when the Scenarios sheet is absent or empty
+SHEETS_NAMED = 12  # a missing sheet's message names at most this many of those found
 SHARE_RULES = ("max_share", "min_share")
 RECALCULATE = (
     "the formula has no saved result: open the workbook in Excel, recalculate and "
@@ -483,7 +484,10 @@ class _Reader:
         self.reliable[sheet] = name is None and sheet not in REQUIRED_SHEETS
         if name is None:
             if sheet in REQUIRED_SHEETS:
-                found = ", ".join(map(repr, self.raw.sheets)) or "none"
+                names = list(map(repr, self.raw.sheets))
+                found = ", ".join(names[:SHEETS_NAMED]) or "none"
+                if len(names) > SHEETS_NAMED:
+                    found += f", ... ({len(names)} in all)"
                 self.error(
                     sheet,
                     None,

@@ -237,3 +237,27 @@ def test_the_plan_tables_are_laid_out_as_every_table(ex2, tmp_path):
             j = head.index(expected[title]) + 1
             fmt = {"shortfall_t": "t", "share": "share", "usd_per_t": "USD"}[expected[title]]
             assert ws.cell(2, j).number_format == FORMATS[fmt], title
+
+
+@pytest.mark.parametrize("command", ["solve", "validate", "frontier", "scenarios"])
+def test_a_plan_workbook_given_as_input_is_one_clear_error(ex2, tmp_path, command):
+    """Not five missing sheets each listing the plan's 20-odd sheets: what the file is,
+    the input it came from and the command that re-costs it."""
+    plan = tmp_path / "plan.xlsx"
+    assert run("solve", ex2, "-o", plan).exit_code == 0
+    args = [] if command == "validate" else ["-o", tmp_path / "out.xlsx"]
+    r = run(command, plan, *args)
+    assert r.exit_code == 2
+    assert r.stderr.count("\n  ") == 1, r.stderr  # one issue
+    assert "plan.xlsx is a plan workbook written by diversify" in r.stderr
+    assert "ex2.xlsx, as its Run sheet says" in r.stderr
+    assert "diversify evaluate" in r.stderr
+    assert not (tmp_path / "out.xlsx").exists()
+
+
+def test_a_missing_sheets_message_names_a_dozen_of_the_sheets_found(tmp_path):
+    sheets = {f"Notes {k}": [["x"], [k]] for k in range(20)}
+    r = run("validate", write_workbook(tmp_path / "in.xlsx", sheets))
+    assert r.exit_code == 2
+    line = next(x for x in r.stderr.splitlines() if "no sheet 'Settings'" in x)
+    assert "'Notes 11'" in line and "'Notes 12'" not in line and "(20 in all)" in line

@@ -689,6 +689,7 @@ def test_bad_samples_or_seed_exit_2_and_write_nothing(tmp_path, args, column, co
     assert result.exit_code == 2
     js = json.loads(result.stdout.splitlines()[-1])
     assert js["status"] == "input_error" and js["errors"][0]["column"] == column
+    assert f"option {column}: " in result.stderr  # an option, not a column of a sheet
     assert not out.exists()
 
 
