@@ -44,6 +44,7 @@ SUBSTITUTION_SHEET = "Substitution plan"
 SUBSTITUTION_HEADER = ("option", "start_year")
 WARNING_FONT = Font(bold=True, color="C00000")
 UNIT_FORMAT = {"USD": "USD", "t": "t", "%": "share", "s": "s", "count": "int"}
+NAMED_AT_MOST = 5  # offers named in a warning about the Plan sheet
 
 
 def write_plan_workbook(
@@ -329,6 +330,7 @@ def read_plan_sheet(
     header = [c.value for c in rows[0]]
     years = problem.years
     cols: dict[int, int] = {}
+    outside: dict[int, int] = {}  # year columns beyond the horizon: ignored, as on input sheets
     for j, h in enumerate(header):
         text = str(h).strip().lower() if h is not None else ""
         if j < 2:
@@ -347,13 +349,19 @@ def read_plan_sheet(
             if h is not None:
                 issues.append(
                     Issue(
-                        PLAN_SHEET, 1, str(h), "only year columns may follow supplier and material"
+                        PLAN_SHEET,
+                        1,
+                        str(h),
+                        "only year columns may follow supplier and material (the year alone, "
+                        f"e.g. {years[0]}: a unit goes in a cell comment)",
                     )
                 )
-        elif year in cols.values():
+        elif year in cols.values() or year in outside.values():
             issues.append(Issue(PLAN_SHEET, 1, str(h), f"year {year} appears twice"))
         elif year in years:
             cols[j] = year
+        else:
+            outside[j] = year
     for t in years:
         if t not in cols.values():
             issues.append(Issue(PLAN_SHEET, 1, None, f"no column for year {t}"))
@@ -405,7 +413,30 @@ def read_plan_sheet(
                 plan[(s, m, t)] = q
     if issues:
         raise InputError(issues)
+    problem.warnings.extend(_plan_warnings(problem, sorted(outside.values()), seen))
     return plan
+
+
+def _plan_warnings(
+    problem: Problem, outside: list[int], seen: dict[tuple[str, str], int]
+) -> list[str]:
+    """What the Plan sheet holds that counts for nothing, or lacks (SPEC §5: one row
+    per offer, one column per horizon year): said, not refused, as on the input sheets."""
+    out = []
+    if outside:
+        out.append(
+            f"{PLAN_SHEET} row 1: year columns {', '.join(map(str, outside))} lie outside the "
+            f"horizon {problem.years[0]}-{problem.years[-1]} and are ignored"
+        )
+    missing = [f"{s} / {m}" for s, m in problem.offers if (s, m) not in seen]
+    if missing:
+        named = ", ".join(missing[:NAMED_AT_MOST])
+        more = f" and {len(missing) - NAMED_AT_MOST} more" if len(missing) > NAMED_AT_MOST else ""
+        out.append(
+            f"{PLAN_SHEET}: no row for {len(missing)} offer(s) of the input ({named}{more}): "
+            "nothing is ordered from them"
+        )
+    return out
 
 
 def _year(h) -> int | None:

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from openpyxl import load_workbook
 from workbooks import example_1, example_2, example_4, write_workbook
 
+from diversify.errors import InputError
 from diversify.pipeline import evaluate_workbook, input_copy, solve_workbook
 from diversify.planbook import read_plan_sheet, split_plan_workbook
 from diversify.reader import load_raw, parse, read_problem
@@ -93,3 +94,40 @@ def test_text_is_written_as_text_without_control_characters(tmp_path, text, writ
     cell = load_workbook(tmp_path / "t.xlsx").active.cell(1, 1)
     assert cell.value == written
     assert cell.data_type == "s"
+
+
+def test_a_plan_sheets_missing_rows_and_years_beyond_the_horizon_are_said(tmp_path):
+    """SPEC §5: one row per offer, one column per horizon year. A deleted row orders
+    nothing and a year beyond the horizon counts for nothing: both warned of, as the
+    input sheets' extra year columns are; the plan is still evaluated."""
+    src = write_workbook(tmp_path / "in.xlsx", example_2())
+    out = tmp_path / "plan.xlsx"
+    solve_workbook(src, out, with_figures=False)
+    wb = load_workbook(out)
+    ws = wb["Plan"]
+    gone = (ws.cell(2, 1).value, ws.cell(2, 2).value)
+    ws.delete_rows(2)
+    ws.cell(1, ws.max_column + 1).value = 2040
+    ws.cell(2, ws.max_column).value = 7.0
+    edited = tmp_path / "edited.xlsx"
+    wb.save(edited)
+    warnings = evaluate_workbook(edited, None).results.warnings
+    assert "Plan row 1: year columns 2040 lie outside the horizon 2025-2026 and are ignored" in (
+        warnings
+    )
+    assert f"Plan: no row for 1 offer(s) of the input ({gone[0]} / {gone[1]})" in " ".join(warnings)
+    _, plan = stored_problem(edited)
+    assert all(t in (2025, 2026) for _, _, t in plan) and gone not in {(s, m) for s, m, _ in plan}
+    assert evaluate_workbook(out, None).results.warnings == []  # as solve wrote it: nothing to say
+
+
+def test_a_year_header_with_its_unit_is_told_where_the_unit_goes(tmp_path):
+    src = write_workbook(tmp_path / "in.xlsx", example_2())
+    out = tmp_path / "plan.xlsx"
+    solve_workbook(src, out, with_figures=False)
+    wb = load_workbook(out)
+    wb["Plan"].cell(1, 3).value = "2025 (t)"
+    wb.save(tmp_path / "edited.xlsx")
+    with pytest.raises(InputError) as e:
+        evaluate_workbook(tmp_path / "edited.xlsx", None)
+    assert any("a unit goes in a cell comment" in i.message for i in e.value.issues)
