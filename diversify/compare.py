@@ -106,7 +106,11 @@ def read_plan_book(path: Path, name: str, tables: bool = True) -> PlanBook:
     path = Path(path)
     needed = NEEDED if tables else {"Summary": NEEDED["Summary"]}
     wanted = {s.lower() for s in needed} | {"run"}  # (not Explain, Scenario tree, ...)
-    raw = load_raw(path, lambda t: plan_sheet(t) or t.strip().lower() in wanted)
+    raw = load_raw(  # the results tables are diversify's own numbers: values alone, fast
+        path,
+        lambda t: plan_sheet(t) or t.strip().lower() in wanted,
+        values_only=lambda t: t.strip().lower() in wanted,
+    )
     inputs, plan_name = split_plan_workbook(raw)
     sheets = {n.strip().lower(): n for n in raw.sheets}
     missing = [s for s in needed if s.lower() not in sheets]

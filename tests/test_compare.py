@@ -222,8 +222,8 @@ def test_a_plan_read_without_its_tables_is_the_same_plan(free_and_capped, monkey
     parsed = []
     real = compare.load_raw
 
-    def spy(path, keep=None):
-        raw = real(path, keep)
+    def spy(path, keep=None, values_only=None):
+        raw = real(path, keep, values_only)
         parsed.extend(raw.sheets)
         return raw
 

@@ -131,3 +131,41 @@ def test_a_year_header_with_its_unit_is_told_where_the_unit_goes(tmp_path):
     with pytest.raises(InputError) as e:
         evaluate_workbook(tmp_path / "edited.xlsx", None)
     assert any("a unit goes in a cell comment" in i.message for i in e.value.issues)
+
+
+def test_values_alone_read_as_openpyxl_reads_them(tmp_path):
+    """load_raw's values_only (calamine, for the results tables `compare` reads back)
+    gives the values openpyxl gives, cell for cell, on every sheet of a plan workbook
+    and on a sheet of odd cells: blanks inside and around, whole numbers, floats, texts
+    with spaces, booleans, dates, a formula's cached value."""
+    import datetime as dt
+
+    from openpyxl import Workbook
+
+    plan = tmp_path / "plan.xlsx"
+    solve_workbook(SAMPLE, plan)
+    odd = tmp_path / "odd.xlsx"
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Odd"
+    ws["C3"], ws["D3"], ws["F3"] = 2026, 0.1 + 0.2, " padded text "
+    ws["C5"], ws["D5"], ws["E5"] = True, dt.datetime(2027, 3, 1), -0.0
+    ws["C6"], ws["D6"] = 1e15, 3.0
+    wb.save(odd)
+    for path in (plan, odd):
+        slow = load_raw(path)
+        fast = load_raw(path, values_only=lambda title: True)
+        assert list(fast.sheets) == list(slow.sheets)
+        for name, rows in slow.sheets.items():
+            values = [[c.value for c in row] for row in rows]
+            while values and not values[-1]:
+                values.pop()
+            got = [[c.value for c in row] for row in fast.sheets[name]]
+            assert got == values, name
+            assert [list(map(kind, r)) for r in got] == [list(map(kind, r)) for r in values]
+
+
+def kind(v) -> type:
+    """A value's type, a whole number's as int: calamine sees only floats, so a whole
+    float (written `0.0`) comes back an int, equal to it; anything else keeps its type."""
+    return int if type(v) is float and v.is_integer() else type(v)

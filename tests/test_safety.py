@@ -440,3 +440,18 @@ def test_an_opendocument_spreadsheet_is_named_and_how_to_save_it_said(tmp_path, 
 def test_an_opendocument_text_is_not_taken_for_a_spreadsheet(tmp_path):
     message = str(refused(_opendocument(tmp_path / "notes.odt", "text")))
     assert "OpenDocument text file, not a spreadsheet" in message
+
+
+def test_sheets_read_for_their_values_alone_pass_the_guard_first(tmp_path, monkeypatch):
+    """calamine (load_raw's values_only) aborts on some hostile files: it reads only what
+    the guard has passed, and an entity attack in such a sheet is refused by the guard."""
+    from diversify import reader
+
+    bomb = BILLION_LAUGHS + sheet_xml(
+        '<row r="1"><c r="A1" t="inlineStr"><is><t>&lol9;</t></is></c></row>'
+    )
+    read: list[str] = []
+    monkeypatch.setattr(reader, "_values", lambda path, titles: read.extend(titles) or {})
+    with pytest.raises(InputError, match="entit"):
+        reader.load_raw(craft(tmp_path / "b.xlsx", bomb), values_only=lambda title: True)
+    assert read == []
