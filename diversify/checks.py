@@ -7,8 +7,7 @@ edits may break rules: every breach is listed, the plan is still costed).
 from __future__ import annotations
 
 from diversify.data import Problem
-from diversify.derive import by_material_year, hits_offer
-from diversify.model import BUY_THRESHOLD_T, rules_by_material_year
+from diversify.derive import BUY_THRESHOLD_T, by_material_year, hits_offer, rules_by_material_year
 
 TOL_T = 1e-6  # tonnes
 REL = 1e-7

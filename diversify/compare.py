@@ -22,8 +22,8 @@ from openpyxl.chart import BarChart
 from openpyxl.utils import get_column_letter
 
 from diversify import __version__
-from diversify.data import Problem
-from diversify.engine import Plan
+from diversify.data import Plan, Problem
+from diversify.derive import link_share, linked_suppliers, substitution_cost
 from diversify.errors import InputError, Issue
 from diversify.excel_out import (
     FORMATS,
@@ -34,8 +34,6 @@ from diversify.excel_out import (
     write_run_sheet,
     write_table,
 )
-from diversify.frontier import link_share, linked_suppliers
-from diversify.model import substitution_cost
 from diversify.planbook import UNIT_FORMAT, plan_sheet, read_plan, split_plan_workbook
 from diversify.reader import RawWorkbook, load_raw, parse
 from diversify.results import SUMMARY_FIGURES

@@ -23,7 +23,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from diversify.data import Rule
-from diversify.model import COST_PARTS, SourcingModel, plan_binaries, share_terms
+from diversify.derive import COST_PARTS
+from diversify.model import SourcingModel, plan_binaries, share_terms
 from diversify.program import Program
 from diversify.solver import CompiledModel, compile_model
 

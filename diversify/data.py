@@ -12,6 +12,9 @@ NONANTICIPATIVE = "nonanticipative"
 CLAIRVOYANT = "clairvoyant"
 SCOPES = ("country", "ore_origin", "processing_country", "supplier", "any_link", "spot")
 RULES = ("max_share", "min_share", "min_suppliers", "max_avg_risk")
+# a plan: what is ordered, and which substitution options are taken when
+Plan = dict[tuple[str, str, int], float]  # (supplier, material, year) -> t
+Starts = dict[str, int]  # substitution option -> the year it takes effect (taken ones only)
 
 
 @dataclass(frozen=True)

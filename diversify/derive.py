@@ -1,4 +1,5 @@
-"""Derived data of SPEC §4: availabilities, price multipliers, the scenario tree.
+"""Derived data of SPEC §4: availabilities, price multipliers, the scenario tree, what
+rules and options cost or cover, a plan's dependence on a country.
 
 Pure Python on `Problem`; no Pyomo. Every scenario becomes a `ScenarioData` whose
 disruption effects are stored sparsely (only where they differ from 1).
@@ -10,10 +11,20 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from diversify.data import CLAIRVOYANT, Disruption, Problem, Rule, Scenario
+from diversify.data import CLAIRVOYANT, Disruption, Plan, Problem, Rule, Scenario
 
 TOL = 1e-9  # SPEC §4.2: data equal within 1e-9 (absolute)
 DATA = ("avail", "price_mult", "spot_avail", "spot_price_mult")  # ScenarioData's tables
+BUY_THRESHOLD_T = 1e-6  # an evaluated plan orders an offer in a year above this
+COST_PARTS = (  # of a scenario's cost C_w (SPEC §4.3), as the results tables name them
+    "qualification",
+    "fixed",
+    "purchases",
+    "spot",
+    "holding",
+    "shortfall",
+    "substitution",
+)
 
 
 @dataclass
@@ -234,3 +245,59 @@ def discount_factor(problem: Problem, year: int) -> float:
 def scenario_from(sc: Scenario) -> ScenarioData:
     """A scenario with no disruptions (tests and tools)."""
     return ScenarioData(sc.name, sc.probability, sc.demand_multiplier, sc.spot_price_multiplier)
+
+
+def rules_by_material_year(problem: Problem, kind: str) -> dict[tuple[str, int], list[Rule]]:
+    """Rules of one kind per (material, year) they cover; blank material = each material."""
+    out: dict[tuple[str, int], list[Rule]] = {}
+    for r in problem.rules:
+        if r.rule != kind:
+            continue
+        for m in [r.material] if r.material else problem.materials:
+            for t in r.years:
+                out.setdefault((m, t), []).append(r)
+    return out
+
+
+def substitution_cost(p: Problem, option: str, year: int) -> float:
+    """What taking option o from year τ costs, discounted: its investment in τ and its
+    annual cost in every year from τ on (the same in every scenario)."""
+    o = p.substitutions[option]
+    later = sum(discount_factor(p, t) for t in p.years if t >= year)
+    return discount_factor(p, year) * o.investment_usd + o.annual_cost_usd * later
+
+
+# ---------------------------------------------------------------- dependence on a country
+
+
+def cap_rule(problem: Problem, target: str, cap: float) -> Rule:
+    """`max_share any_link TARGET <= cap` over every material and year (row 0: no sheet row)."""
+    return Rule(
+        rule="max_share",
+        scope="any_link",
+        target=target,
+        material=None,
+        years=tuple(problem.years),
+        value=cap,
+        row=0,
+    )
+
+
+def link_share(problem: Problem, plan: Plan, target: str) -> float:
+    """Max over materials and years of the share of x from suppliers linked to TARGET."""
+    rule = cap_rule(problem, target, 1.0)
+    worst = 0.0
+    grouped = by_material_year(plan, floor=BUY_THRESHOLD_T)
+    for m in problem.materials:
+        for t in problem.years:
+            vol = {s: q for s, q in grouped.get((m, t), {}).items() if s in problem.suppliers}
+            total = sum(vol.values())
+            if total > 0:
+                hit = sum(q for s, q in vol.items() if hits_offer(problem, rule, s))
+                worst = max(worst, hit / total)
+    return worst
+
+
+def linked_suppliers(problem: Problem, target: str) -> list[str]:
+    rule = cap_rule(problem, target, 1.0)
+    return [s for s in problem.suppliers if hits_offer(problem, rule, s)]

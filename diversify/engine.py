@@ -24,7 +24,7 @@ from diversify.compiled import (
     risk_neutral,
     scenario_alone,
 )
-from diversify.data import Problem, Rule
+from diversify.data import Plan, Problem, Rule, Starts
 from diversify.derive import (
     ScenarioData,
     ScenarioTree,
@@ -34,11 +34,9 @@ from diversify.derive import (
 from diversify.errors import DiversifyError, InfeasibleError
 from diversify.execution import Executor
 from diversify.files import replaced_atomically
-from diversify.model import SourcingModel, Starts, build_model, plan_binaries
+from diversify.model import SourcingModel, build_model, plan_binaries
 from diversify.program import Solution, solve_program
 from diversify.solver import SolveOptions, SolveReport, export_model, solve
-
-Plan = dict[tuple[str, str, int], float]  # (supplier, material, year) -> t
 
 
 @dataclass

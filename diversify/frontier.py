@@ -29,13 +29,19 @@ from openpyxl.styles import Font
 
 from diversify.checks import breaches
 from diversify.compiled import Compiled, with_share_rule
-from diversify.data import Problem, Rule
-from diversify.derive import by_material_year, hits_offer, scenario_data
-from diversify.engine import Outcome, Plan, conclude, plan_task_of, start_optimise
+from diversify.data import Problem
+from diversify.derive import (
+    BUY_THRESHOLD_T,
+    cap_rule,
+    hits_offer,
+    link_share,
+    linked_suppliers,
+    scenario_data,
+)
+from diversify.engine import Outcome, conclude, plan_task_of, start_optimise
 from diversify.errors import DiversifyError, InfeasibleError, InputError, Issue
 from diversify.excel_out import safe_value, save_atomic, title_sheet, write_run_sheet, write_table
 from diversify.execution import Executor
-from diversify.model import BUY_THRESHOLD_T
 from diversify.program import PlanTask, Solution, SolveReport, solve_plan
 from diversify.solver import SolveOptions
 
@@ -57,42 +63,9 @@ MEASURE = (
 # ---------------------------------------------------------------- the measure and the cap
 
 
-def cap_rule(problem: Problem, target: str, cap: float) -> Rule:
-    """`max_share any_link TARGET <= cap` over every material and year (row 0: no sheet row)."""
-    return Rule(
-        rule="max_share",
-        scope="any_link",
-        target=target,
-        material=None,
-        years=tuple(problem.years),
-        value=cap,
-        row=0,
-    )
-
-
 def capped(problem: Problem, target: str, cap: float) -> Problem:
     """A copy of the problem with the cap appended to its policy rules."""
     return replace(problem, rules=[*problem.rules, cap_rule(problem, target, cap)])
-
-
-def link_share(problem: Problem, plan: Plan, target: str) -> float:
-    """Max over materials and years of the share of x from suppliers linked to TARGET."""
-    rule = cap_rule(problem, target, 1.0)
-    worst = 0.0
-    grouped = by_material_year(plan, floor=BUY_THRESHOLD_T)
-    for m in problem.materials:
-        for t in problem.years:
-            vol = {s: q for s, q in grouped.get((m, t), {}).items() if s in problem.suppliers}
-            total = sum(vol.values())
-            if total > 0:
-                hit = sum(q for s, q in vol.items() if hits_offer(problem, rule, s))
-                worst = max(worst, hit / total)
-    return worst
-
-
-def linked_suppliers(problem: Problem, target: str) -> list[str]:
-    rule = cap_rule(problem, target, 1.0)
-    return [s for s in problem.suppliers if hits_offer(problem, rule, s)]
 
 
 def expected_shortfall(outcome: Outcome) -> float:

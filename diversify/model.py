@@ -36,26 +36,18 @@ from dataclasses import dataclass, field
 import pyomo.environ as pyo
 from pyomo.core.expr.numeric_expr import LinearExpression, MonomialTermExpression
 
-from diversify.data import Problem, Rule
+from diversify.data import Problem, Rule, Starts
 from diversify.derive import (
+    BUY_THRESHOLD_T,
+    COST_PARTS,
     ScenarioData,
     ScenarioTree,
     discount_factor,
     hits_offer,
+    rules_by_material_year,
+    substitution_cost,
 )
 from diversify.errors import InfeasibleError
-
-BUY_THRESHOLD_T = 1e-6  # an evaluated plan orders an offer in a year above this
-COST_PARTS = (
-    "qualification",
-    "fixed",
-    "purchases",
-    "spot",
-    "holding",
-    "shortfall",
-    "substitution",
-)
-Starts = dict[str, int]  # substitution option -> the year it takes effect (taken ones only)
 
 
 @dataclass
@@ -139,18 +131,6 @@ def build_model(
 
 
 # ---------------------------------------------------------------- first stage
-
-
-def rules_by_material_year(problem: Problem, kind: str) -> dict[tuple[str, int], list[Rule]]:
-    """Rules of one kind per (material, year) they cover; blank material = each material."""
-    out: dict[tuple[str, int], list[Rule]] = {}
-    for r in problem.rules:
-        if r.rule != kind:
-            continue
-        for m in [r.material] if r.material else problem.materials:
-            for t in r.years:
-                out.setdefault((m, t), []).append(r)
-    return out
 
 
 def order_floor(sm: SourcingModel, s: str, m: str, t: int) -> float:
@@ -480,14 +460,6 @@ def purchase_cost(sm: SourcingModel, key: tuple[str, str, int], w: ScenarioData 
     if w is not None:
         land *= w.pm(s, m, t) * w.a(s, m, t)
     return discount_factor(p, t) * land
-
-
-def substitution_cost(p: Problem, option: str, year: int) -> float:
-    """What taking option o from year τ costs, discounted: its investment in τ and its
-    annual cost in every year from τ on (the same in every scenario)."""
-    o = p.substitutions[option]
-    later = sum(discount_factor(p, t) for t in p.years if t >= year)
-    return discount_factor(p, year) * o.investment_usd + o.annual_cost_usd * later
 
 
 def add_scenario_costs(sm: SourcingModel) -> None:

@@ -13,21 +13,10 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import highspy
-
 from diversify import __version__
 from diversify.checks import breaches
 from diversify.data import Problem
 from diversify.derive import scenario_data
-from diversify.engine import (
-    evaluate,
-    explain,
-    export_core_model,
-    resilience_figures,
-    settings_options,
-    start_optimise,
-    substitution_savings,
-)
 from diversify.errors import DiversifyError, InputError, Issue, OutputExistsError, UsageError
 from diversify.excel_out import check_workbook_name
 from diversify.execution import Executor
@@ -116,6 +105,15 @@ def solve_workbook(
 
     `workers` and `scheduler` say where the figures' re-solves run (diversify.execution;
     neither: decided by measurement); the figures do not depend on them."""
+    from diversify.engine import (  # Pyomo and HiGHS: for the commands that solve alone
+        explain,
+        export_core_model,
+        resilience_figures,
+        settings_options,
+        start_optimise,
+        substitution_savings,
+    )
+
     start = time.perf_counter()
     check_output(output, force, input_path)
     model_file = None if export_model is None else model_path(export_model, input_path)
@@ -168,6 +166,8 @@ def evaluate_workbook(
     progress: Progress = _quiet,
 ) -> Run:
     """`diversify evaluate`: re-cost a (possibly edited) plan under every scenario."""
+    from diversify.engine import evaluate, settings_options, substitution_savings
+
     start = time.perf_counter()
     check_output(output, force, plan_path)
     progress("reading the plan workbook")
@@ -483,11 +483,19 @@ def run_info(path: Path, command: str, start: float, problem: Problem) -> dict[s
         "command": command,
         "input_file": Path(path).name,
         "input_sha256": digest,
-        "solver": f"HiGHS {highspy.Highs().version()} via Pyomo",
+        "solver": "none: the stress test's recoveries are worked out in closed form"
+        if command == "stress"
+        else f"HiGHS {_highs_version()} via Pyomo",
         "python": platform.python_version(),
         "started": time.strftime("%Y-%m-%d %H:%M:%S"),
         "run_seconds": round(time.perf_counter() - start, 3),
     } | {f"setting {k}": v for k, v in asdict(problem.settings).items()}
+
+
+def _highs_version() -> str:
+    import highspy
+
+    return highspy.Highs().version()
 
 
 def frontier_workbook(
@@ -504,6 +512,7 @@ def frontier_workbook(
     """`diversify frontier`: cost against a cap on dependence on TARGET (any link).
 
     The points are solved where `workers` and `scheduler` say (see `solve_workbook`)."""
+    from diversify.engine import settings_options
     from diversify.frontier import trace_frontier, write_frontier_workbook
 
     start = time.perf_counter()

@@ -7,13 +7,15 @@ The Excel writer and the JSON summary only lay these out; they compute nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from diversify.data import Problem
-from diversify.derive import by_material_year, links
-from diversify.engine import Outcome, ResilienceFigures
-from diversify.model import COST_PARTS
+from diversify.derive import COST_PARTS, by_material_year, links
+
+if TYPE_CHECKING:  # `compare` and `stress` read results without Pyomo
+    from diversify.engine import Outcome, ResilienceFigures
 
 DIMENSIONS = ("country", "ore_origin", "processing_country")
 

@@ -39,17 +39,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 import numpy as np
 
-from diversify.data import Problem
-from diversify.derive import discount_factor, hits_offer
+from diversify.data import Plan, Problem, Starts
+from diversify.derive import BUY_THRESHOLD_T, discount_factor, hits_offer, substitution_cost
 from diversify.risks import Samples, row_keys
-
-if TYPE_CHECKING:  # the tasks' workers import this module: no Pyomo there (1.4 s each)
-    from diversify.engine import Plan
-    from diversify.model import Starts
 
 SHORT_T = 1e-6  # a sample is short when more than this is unmet (all materials, years)
 Z95 = 1.96
@@ -109,8 +105,6 @@ class PlanData:
 def plan_data(problem: Problem, plan: Plan, starts: Starts | None = None) -> PlanData:
     """The arrays of a plan and its substitutions' start years (see `PlanData`); buy,
     active, use follow from x (SPEC §4.6)."""
-    from diversify.model import BUY_THRESHOLD_T, substitution_cost  # Pyomo: here, not on workers
-
     years, materials = problem.years, list(problem.materials)
     offers = [o for o in problem.offers if any(plan.get((*o, t), 0.0) > 0 for t in years)]
     df = np.array([discount_factor(problem, t) for t in years])

@@ -261,3 +261,19 @@ def test_a_missing_sheets_message_names_a_dozen_of_the_sheets_found(tmp_path):
     assert r.exit_code == 2
     line = next(x for x in r.stderr.splitlines() if "no sheet 'Settings'" in x)
     assert "'Notes 11'" in line and "'Notes 12'" not in line and "(20 in all)" in line
+
+
+def test_stress_and_compare_need_neither_pyomo_nor_highs():
+    """`stress` and `compare` solve nothing: the modules they run import no Pyomo model
+    layer and no HiGHS (0.5-0.9 s of every run), only what reading and writing need."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, diversify.cli, diversify.pipeline, diversify.compare, diversify.stress, "
+        "diversify.stressbook, diversify.risks, diversify.pathflow; "
+        "print(sorted(m for m in ('pyomo.environ', 'highspy', 'diversify.engine', "
+        "'diversify.model') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout
