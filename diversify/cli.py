@@ -196,8 +196,10 @@ def init(path: Path, force: bool) -> None:
       diversify init inputs/my_sourcing.xlsx
     """
     from diversify.excel_out import save_atomic
+    from diversify.pipeline import check_output
     from diversify.sample import build_workbook
 
+    check_output(path, force)
     save_atomic(build_workbook(), path, force)
     click.echo(f"Sample workbook written to {path}", err=True)
 

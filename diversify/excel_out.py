@@ -315,18 +315,19 @@ def _stream_sheets(
     import re
     import zipfile
 
-    with zipfile.ZipFile(path) as z:
-        book = z.read("xl/workbook.xml").decode()
-        rels = z.read("xl/_rels/workbook.xml.rels").decode()
-        target = dict(re.findall(r'Id="(rId\d+)"[^>]*?Target="([^"]+)"', rels))
-        target |= {k: v for v, k in re.findall(r'Target="([^"]+)"[^>]*?Id="(rId\d+)"', rels)}
-        parts = {}
-        for name, rid in re.findall(r'<sheet[^>]*?name="([^"]+)"[^>]*?r:id="(rId\d+)"', book):
-            title = name.replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">")
-            if title in bulk:
-                parts["xl/" + target[rid].lstrip("/").removeprefix("xl/")] = title
-        tmp = path.with_suffix(".bulk")
-        try:
+    tmp = path.with_suffix(".bulk")
+    try:  # Ctrl-C or a full disk: no half-written file left beside
+        with zipfile.ZipFile(path) as z:
+            book = z.read("xl/workbook.xml").decode()
+            rels = z.read("xl/_rels/workbook.xml.rels").decode()
+            target = dict(re.findall(r'Id="(rId\d+)"[^>]*?Target="([^"]+)"', rels))
+            target |= {k: v for v, k in re.findall(r'Target="([^"]+)"[^>]*?Id="(rId\d+)"', rels)}
+            parts = {}
+            sheets = re.findall(r'<sheet[^>]*?name="([^"]+)"[^>]*?r:id="(rId\d+)"', book)
+            for name, rid in sheets:
+                title = name.replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">")
+                if title in bulk:
+                    parts["xl/" + target[rid].lstrip("/").removeprefix("xl/")] = title
             with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as out:
                 for item in z.infolist():
                     if item.filename in parts:
@@ -336,10 +337,10 @@ def _stream_sheets(
                             _write_sheet_xml(sink, sheet.rows, *styles[title], sheet.widths)
                     else:
                         out.writestr(item, z.read(item.filename))
-        except BaseException:  # Ctrl-C or a full disk: no half-written file left beside
-            tmp.unlink(missing_ok=True)
-            raise
-    os.replace(tmp, path)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 class _Behind:

@@ -20,6 +20,7 @@ from diversify.derive import scenario_data
 from diversify.errors import DiversifyError, InputError, Issue, OutputExistsError, UsageError
 from diversify.excel_out import check_workbook_name
 from diversify.execution import Executor
+from diversify.files import check_writable
 from diversify.planbook import plan_sheet, read_plan, split_plan_workbook, write_plan_workbook
 from diversify.reader import RawWorkbook, load_raw, parse
 from diversify.results import Results, tabulate
@@ -88,6 +89,7 @@ def check_output(path: Path | None, force: bool, *inputs: Path, workbook: bool =
         raise OutputExistsError(f"{path} is an input of this command: write the output elsewhere")
     if target.exists() and not force:
         raise OutputExistsError(f"{path} exists: pass --force to overwrite it")
+    check_writable(Path(path))
 
 
 def solve_workbook(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -277,3 +278,47 @@ def test_stress_and_compare_need_neither_pyomo_nor_highs():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout
+
+
+@pytest.mark.parametrize("command", ["init", "solve", "evaluate", "compare"])
+def test_an_output_that_cannot_be_written_is_refused_before_any_work(ex2, tmp_path, command):
+    """A file where a folder should be, or a folder that takes no file (/proc on Linux;
+    root ignores permissions, so a chmod'ed folder would not do): exit 2 with the reason,
+    before the input is solved, not an unexpected error once it is."""
+    plan = tmp_path / "plan.xlsx"
+    if command in ("evaluate", "compare"):
+        assert run("solve", ex2, "-o", plan).exit_code == 0
+    source = {"init": [], "solve": [ex2], "evaluate": [plan], "compare": [plan, plan]}[command]
+    (tmp_path / "afile").write_text("not a folder")
+    for target, reason in [
+        (tmp_path / "afile" / "sub" / "out.xlsx", "afile is a file, not a folder"),
+        (Path("/proc/out.xlsx"), "cannot be written in /proc"),
+    ]:
+        if not Path("/proc").is_dir() and str(target).startswith("/proc"):
+            continue
+        r = run(command, *source, *([] if command == "init" else ["-o"]), target)
+        assert r.exit_code == 2, r.output
+        assert reason in r.stderr and "Unexpected" not in r.stderr
+        assert "optimal" not in r.stderr  # refused before solving
+
+
+def test_a_file_system_refusal_while_writing_is_a_message_and_leaves_nothing(
+    ex2, tmp_path, monkeypatch
+):
+    """A full disk as the finished file is renamed into place: the file named, no
+    traceback, no temporary file left, nothing at the target."""
+    import errno
+    import os
+
+    from diversify import files
+
+    def full(*_args):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(files.os, "replace", full)
+    out = tmp_path / "plan.xlsx"
+    r = run("solve", ex2, "-o", out)
+    assert r.exit_code == 1
+    assert f"{out} could not be written: No space left on device" in r.stderr
+    assert "Traceback" not in r.stderr and "Unexpected" not in r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ex2.xlsx"]
