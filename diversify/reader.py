@@ -135,7 +135,7 @@ def load_raw(
         except Exception as e:  # openpyxl raises many kinds on a corrupt file
             raise _unreadable(path, e) from e
         try:
-            titles = wb.sheetnames
+            titles = [ws.title for ws in wb.worksheets]  # (not chartsheets)
             sheets = {ws.title: _sheet_rows(ws) for ws in wb.worksheets if slow(ws.title)}
         except Exception as e:
             raise _unreadable(path, e) from e
