@@ -49,7 +49,7 @@ from diversify.risks import Samples, row_keys
 
 SHORT_T = 1e-6  # a sample is short when more than this is unmet (all materials, years)
 Z95 = 1.96
-CHUNK = 2048  # distinct samples costed at once (memory), and LPs per hindsight task
+CHUNK = 2048  # distinct samples costed at once by the policy, at most (memory)
 TABLE_RISKS = 16  # risks up to which a sample-year's set of risks indexes a table
 
 
@@ -476,8 +476,10 @@ def chunk_size(d: PlanData) -> int:
 # 5.5 s: 2 workers; the command 11.1-11.6 s so, 10.9-11.1 s in one process, the same)
 SECONDS_PER_SAMPLE_OFFER_YEAR = 1.6e-8
 # a policy task's samples × the plan's offers × years: ~0.1 s on the large plan (10,240
-# samples; the executor batches the hindsight tasks to its 150 ms: diversify.execution)
+# samples), as a hindsight task (`hindsight_task_size`)
 POLICY_TASK_SAMPLE_OFFER_YEARS = 16_000_000
+# a hindsight task's cases × years: ~0.1 s (4.6 µs a case of 25 years on the xlarge plan)
+HINDSIGHT_TASK_CASE_YEARS = 500_000
 
 
 def policy_task_size(d: PlanData, step: int) -> int:
@@ -485,6 +487,14 @@ def policy_task_size(d: PlanData, step: int) -> int:
     last tasks leave no worker idle long (policy tasks of 263 samples, 10 ms, made the
     executor's batches 15 tasks, 3 s of LPs each, on the large plan)."""
     return step * max(1, round(POLICY_TASK_SAMPLE_OFFER_YEARS / (max(1, d.x.size) * step)))
+
+
+def hindsight_task_size(d: PlanData) -> int:
+    """Distinct hindsight cases in one task: ~0.1 s of work, as a policy task. The
+    executor sizes its batches from the first tasks' time (policy tasks, 0.16 s on the
+    xlarge plan: one a batch), so hindsight tasks of 2,048 cases (9 ms) went one at a
+    time, and the round trips left 2 workers no faster than 1. Fixed by the data alone."""
+    return max(1, round(HINDSIGHT_TASK_CASE_YEARS / max(1, len(d.years))))
 
 
 def work_seconds(plan: Plan, problem: Problem, distinct: int) -> float:
@@ -517,13 +527,12 @@ def stress_costs(
     tasks: list[PolicyTask | HindsightTask] = [
         PolicyTask(packed[lo : lo + size], step) for lo in range(0, len(cover), size)
     ]
-    n_policy, lookups = len(tasks), []
+    n_policy, lookups, cut = len(tasks), [], hindsight_task_size(d)
     for m, dm in enumerate(per_material):
         matters = Cover.of(cover & relevant(dm)[None])
-        # sorted (np.unique): alike cases follow each other, and the warm starts pay
         _, first, index = np.unique(row_keys(matters.bits), return_index=True, return_inverse=True)
         cases = matters[first]
-        tasks += [HindsightTask(m, cases[lo : lo + CHUNK]) for lo in range(0, len(first), CHUNK)]
+        tasks += [HindsightTask(m, cases[lo : lo + cut]) for lo in range(0, len(first), cut)]
         lookups.append(index)
     results = run(run_task, tasks, (d, per_material), "costing the samples")
     policy, hindsight = results[:n_policy], results[n_policy:]

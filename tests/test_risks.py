@@ -455,7 +455,7 @@ def test_stress_figures_do_not_depend_on_the_chunk_size(monkeypatch):
     s = draw(p, 500, 1)
     assert len(s.distinct) > 4
     whole = stress_costs(p, EX7_PLAN, s)
-    monkeypatch.setattr(stress, "CHUNK", 2)  # two LPs a hindsight task
+    monkeypatch.setattr(stress, "hindsight_task_size", lambda _d: 2)  # two LPs a hindsight task
     monkeypatch.setattr(stress, "chunk_size", lambda _d: 3)  # three samples at once
     monkeypatch.setattr(stress, "policy_task_size", lambda _d, step: 2 * step)  # six a task
     calls = []
