@@ -125,8 +125,7 @@ def load_raw(
         raise InputError([Issue(None, None, None, f"{path}: no such file")])
     uncached = _uncached_formulas(path, keep)  # the guard: calamine reads only what it passed
     fast = values_only if values_only and uncached is not None else (lambda _title: False)
-    uncached = uncached or {}
-    slow = (lambda t: not fast(t)) if keep is None else (lambda t: keep(t) and not fast(t))
+    uncached, keep = uncached or {}, keep or (lambda _title: True)
     # opened here, not by name: openpyxl refuses a name that does not end in .xlsx (an
     # .xlsx workbook saved as .xls, say), and the guard has checked what the file holds
     with path.open("rb") as fh:
@@ -136,12 +135,16 @@ def load_raw(
             raise _unreadable(path, e) from e
         try:
             titles = [ws.title for ws in wb.worksheets]  # (not chartsheets)
-            sheets = {ws.title: _sheet_rows(ws) for ws in wb.worksheets if slow(ws.title)}
+            sheets = {
+                ws.title: _sheet_rows(ws)
+                for ws in wb.worksheets
+                if keep(ws.title) and not fast(ws.title)
+            }
         except Exception as e:
             raise _unreadable(path, e) from e
         finally:
             wb.close()
-    quick = [t for t in titles if fast(t) and (keep is None or keep(t))]
+    quick = [t for t in titles if keep(t) and fast(t)]
     if quick:
         sheets |= _values(path, quick)
         sheets = {t: sheets[t] for t in titles if t in sheets}  # in workbook order
